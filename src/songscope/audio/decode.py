@@ -1,0 +1,202 @@
+"""Decoding audio files: libsndfile first (wav, flac, ogg, mp3, ...), ffmpeg as a fallback.
+
+MP3 through libsndfile (mpg123) is gapless: the encoder delay and padding that LAME
+records are trimmed, so an MP3 decodes aligned with the WAV it was made from.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from ..errors import AudioError, InputError
+
+__all__ = ["AudioInfo", "info", "load", "load_mono", "iter_blocks"]
+
+_BLOCK_FRAMES = 1 << 18  # frames per decoded block when streaming
+
+
+@dataclass(frozen=True)
+class AudioInfo:
+    """What a file holds: sample rate (Hz), channels, frames, duration (s), decoder used."""
+
+    path: Path
+    sample_rate: int
+    channels: int
+    frames: int
+    decoder: str
+
+    @property
+    def duration(self) -> float:
+        return self.frames / float(self.sample_rate)
+
+
+def _check_path(path: str | Path) -> Path:
+    path = Path(path)
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
+    if path.is_dir():
+        raise InputError(f"{path}: is a directory, expected an audio file")
+    if path.stat().st_size == 0:
+        raise AudioError(f"{path}: file is empty")
+    return path
+
+
+def _ffprobe(path: Path) -> AudioInfo:
+    exe = shutil.which("ffprobe")
+    if exe is None:
+        raise AudioError(
+            f"{path}: not a format libsndfile can read (wav, flac, ogg, mp3, aiff, ...); "
+            "install ffmpeg to read other formats"
+        )
+    proc = subprocess.run(
+        [exe, "-v", "error", "-select_streams", "a:0", "-count_packets",
+         "-show_entries", "stream=sample_rate,channels,duration", "-of", "json", str(path)],
+        capture_output=True, text=True, check=False,
+    )
+    streams = json.loads(proc.stdout or "{}").get("streams", []) if proc.returncode == 0 else []
+    if not streams:
+        raise AudioError(f"{path}: not an audio file (neither libsndfile nor ffmpeg can decode it)")
+    stream = streams[0]
+    sr = int(stream["sample_rate"])
+    duration = float(stream.get("duration") or 0.0)
+    return AudioInfo(path, sr, int(stream["channels"]), int(round(duration * sr)), "ffmpeg")
+
+
+def _wav_shortfall(path: Path) -> int:
+    """Bytes missing from a RIFF/WAVE file's data chunk (0 when complete or not a WAV)."""
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        head = handle.read(12)
+        if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+            return 0
+        pos = 12
+        while pos + 8 <= size:
+            handle.seek(pos)
+            chunk = handle.read(8)
+            length = int.from_bytes(chunk[4:8], "little")
+            if chunk[:4] == b"data":
+                return max(0, pos + 8 + length - size) if length != 0xFFFFFFFF else 0
+            pos += 8 + length + (length & 1)
+    return 0
+
+
+def info(path: str | Path) -> AudioInfo:
+    """Probe a file without decoding it. Raises :class:`AudioError` for non-audio files."""
+    path = _check_path(path)
+    try:
+        meta = sf.info(str(path))
+    except (sf.LibsndfileError, RuntimeError, TypeError):
+        return _ffprobe(path)
+    if meta.frames <= 0 or meta.samplerate <= 0:
+        raise AudioError(f"{path}: holds no audio frames")
+    missing = _wav_shortfall(path)
+    if missing:
+        raise AudioError(f"{path}: file is truncated ({missing} bytes of audio data missing)")
+    return AudioInfo(path, int(meta.samplerate), int(meta.channels), int(meta.frames), "libsndfile")
+
+
+def _sndfile_blocks(meta: AudioInfo) -> Iterator[np.ndarray]:
+    read = 0
+    try:
+        with sf.SoundFile(str(meta.path)) as handle:
+            while True:
+                block = handle.read(_BLOCK_FRAMES, dtype="float32", always_2d=True)
+                if len(block) == 0:
+                    break
+                read += len(block)
+                yield block.T
+    except (sf.LibsndfileError, RuntimeError) as exc:
+        raise AudioError(f"{meta.path}: decoding failed after {read} frames ({exc})") from None
+    # libsndfile reports the header's frame count; reading less means the file was cut short
+    if read < 0.99 * meta.frames - 2048 or read == 0:
+        raise AudioError(
+            f"{meta.path}: file is truncated (header says {meta.frames} frames, only {read} decoded)"
+        )
+
+
+def _ffmpeg_blocks(meta: AudioInfo) -> Iterator[np.ndarray]:
+    exe = shutil.which("ffmpeg")
+    if exe is None:
+        raise AudioError(f"{meta.path}: needs ffmpeg to decode; install ffmpeg")
+    cmd = [exe, "-nostdin", "-v", "error", "-i", str(meta.path), "-map", "0:a:0",
+           "-f", "f32le", "-c:a", "pcm_f32le", "-"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert proc.stdout is not None and proc.stderr is not None
+    bytes_per_block = _BLOCK_FRAMES * meta.channels * 4
+    total = 0
+    try:
+        while True:
+            raw = proc.stdout.read(bytes_per_block)
+            if not raw:
+                break
+            usable = len(raw) - len(raw) % (4 * meta.channels)
+            data = np.frombuffer(raw[:usable], dtype="<f4").reshape(-1, meta.channels)
+            total += len(data)
+            yield data.T.copy()
+    finally:
+        proc.stdout.close()
+        err = proc.stderr.read().decode("utf-8", "replace").strip()
+        proc.stderr.close()
+        code = proc.wait()
+    if code != 0 or total == 0:
+        last = err.splitlines()[-1] if err else "no audio decoded"
+        raise AudioError(f"{meta.path}: ffmpeg could not decode it ({last})")
+
+
+def iter_blocks(path: str | Path) -> tuple[AudioInfo, Iterator[np.ndarray]]:
+    """Stream a file as float32 blocks of shape (channels, frames) at its own rate."""
+    meta = info(path)
+    blocks = _sndfile_blocks(meta) if meta.decoder == "libsndfile" else _ffmpeg_blocks(meta)
+    return meta, blocks
+
+
+def load(path: str | Path, sample_rate: int | None = None) -> tuple[np.ndarray, int]:
+    """Decode a whole file.
+
+    Args:
+        path: audio file.
+        sample_rate: resample to this rate (Hz) with soxr; ``None`` keeps the file's rate.
+
+    Returns:
+        ``(samples, sample_rate)``: samples is float32 (channels, frames).
+    """
+    meta, blocks = iter_blocks(path)
+    data = np.concatenate(list(blocks), axis=1)
+    if sample_rate is not None and sample_rate != meta.sample_rate:
+        data = soxr.resample(data.T, meta.sample_rate, sample_rate, quality="HQ").T
+        data = np.ascontiguousarray(data, dtype=np.float32)
+        return data, int(sample_rate)
+    return data, meta.sample_rate
+
+
+def load_mono(path: str | Path, sample_rate: int) -> tuple[np.ndarray, AudioInfo]:
+    """Decode, downmix (channel mean) and resample to ``sample_rate`` in bounded memory.
+
+    The file is streamed block by block through a soxr resampler, so memory holds the
+    mono result only (an hour at 22.05 kHz is 318 MB), never the multichannel original.
+
+    Returns:
+        ``(mono, info)``: mono is float32 (frames,) at ``sample_rate``.
+    """
+    meta, blocks = iter_blocks(path)
+    if meta.sample_rate == sample_rate:
+        parts = [block.mean(axis=0) for block in blocks]
+    else:
+        stream = soxr.ResampleStream(meta.sample_rate, sample_rate, 1, dtype="float32", quality="HQ")
+        parts = [stream.resample_chunk(block.mean(axis=0)) for block in blocks]
+        parts.append(stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True))
+    mono = np.concatenate(parts).astype(np.float32, copy=False)
+    if mono.size == 0:
+        raise AudioError(f"{meta.path}: holds no audio frames")
+    if not np.all(np.isfinite(mono)):
+        raise AudioError(f"{meta.path}: contains NaN or infinite samples")
+    return mono, meta

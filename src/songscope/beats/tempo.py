@@ -1,0 +1,62 @@
+"""Tempo: from an activation function (autocorrelation) and from decoded beats."""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["tempo_from_activation", "bpm_from_beats"]
+
+
+def tempo_from_activation(activation: np.ndarray, fps: float = 100.0, min_bpm: float = 40.0,
+                          max_bpm: float = 240.0, prior: tuple[float, float] = (110.0, 1.0),
+                          top: int = 2) -> list[tuple[float, float]]:
+    """Tempo candidates from the autocorrelation of an activation function.
+
+    The autocorrelation (mean removed) is weighted by a log-normal preference
+    ``exp(-0.5 * (log2(bpm / centre) / width) ** 2)`` and searched for local maxima,
+    each refined by parabolic interpolation.
+
+    Args:
+        activation: (T,) onset or beat activation at ``fps``.
+        fps: frames per second.
+        min_bpm, max_bpm: search range (BPM).
+        prior: ``(centre_bpm, width_octaves)`` of the preference.
+        top: number of candidates returned.
+
+    Returns:
+        up to ``top`` pairs ``(bpm, relative strength)``, strongest first; strengths sum to 1.
+    """
+    x = np.asarray(activation, dtype=float)
+    x = x - x.mean()
+    n = len(x)
+    lag_lo = max(1, int(np.floor(60.0 * fps / max_bpm)))
+    lag_hi = min(n - 1, int(np.ceil(60.0 * fps / min_bpm)))
+    if lag_hi <= lag_lo + 1 or not np.any(x):
+        return []
+    spec = np.fft.rfft(x, 2 * n)
+    acf = np.fft.irfft(spec * np.conj(spec))[: lag_hi + 2]
+    lags = np.arange(len(acf))
+    with np.errstate(divide="ignore"):
+        bpm = 60.0 * fps / lags
+    weight = np.exp(-0.5 * (np.log2(np.maximum(bpm, 1e-9) / prior[0]) / prior[1]) ** 2)
+    score = np.where((lags >= lag_lo) & (lags <= lag_hi), acf * weight, -np.inf)
+    peaks = [k for k in range(lag_lo, lag_hi + 1)
+             if score[k] > 0 and score[k] >= score[k - 1] and score[k] >= score[k + 1]]
+    peaks.sort(key=lambda k: -score[k])
+    out = []
+    for k in peaks[:top]:
+        a, b, c = score[k - 1], score[k], score[k + 1]
+        a, c = (b if not np.isfinite(a) else a), (b if not np.isfinite(c) else c)
+        denom = a - 2 * b + c
+        shift = 0.5 * (a - c) / denom if denom < 0 else 0.0
+        out.append((60.0 * fps / (k + shift), float(b)))
+    total = sum(s for _, s in out)
+    return [(bpm_k, s / total) for bpm_k, s in out]
+
+
+def bpm_from_beats(beats: np.ndarray) -> float | None:
+    """Tempo (BPM) from the median inter-beat interval; None with fewer than 2 beats."""
+    beats = np.asarray(beats, dtype=float)
+    if len(beats) < 2:
+        return None
+    return float(60.0 / np.median(np.diff(beats)))

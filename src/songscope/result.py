@@ -1,0 +1,158 @@
+"""Analysis results and their serialisations: allin1's JSON schema (plus extra fields), JAMS,
+and Audacity label tracks."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .atomic import write_text
+from .errors import InputError
+from .structure.classic import Segment
+from .version import __version__
+
+__all__ = ["AnalysisResult", "Segment", "load_result", "save_result", "result_to_jams",
+           "save_jams", "save_audacity_labels"]
+
+#: allin1's fields, in its order; everything after them is songscope's addition.
+ALLIN1_FIELDS = ("path", "bpm", "beats", "downbeats", "beat_positions", "segments")
+
+
+@dataclass
+class AnalysisResult:
+    """What ``analyze`` finds in one recording (allin1's ``AnalysisResult`` plus extras).
+
+    Attributes:
+        path: the input file.
+        bpm: tempo, rounded to an integer as allin1 reports it (None without beats).
+        beats: beat times (s). downbeats: downbeat times (s).
+        beat_positions: position of every beat in its bar, 1 = downbeat.
+        segments: sections tiling the track, labels from ``HARMONIX_LABELS``.
+        key, key_signature, key_confidence: key estimate ("C major"), its relative
+            pair ("C major/A minor") and a confidence in [0, 1].
+        time_signature: e.g. "4/4" (beats per bar over 4).
+        duration: track length (s).
+        engine: which engine produced the result. songscope_version: package version.
+        activations: optional arrays (``beat``, ``downbeat``, ``segment`` (T,) and
+            ``label`` (10, T) at 100 fps); not part of the JSON.
+        embeddings: optional array; not part of the JSON.
+    """
+
+    path: str
+    bpm: int | None
+    beats: list[float]
+    downbeats: list[float]
+    beat_positions: list[int]
+    segments: list[Segment]
+    key: str | None = None
+    key_signature: str | None = None
+    key_confidence: float | None = None
+    time_signature: str | None = None
+    duration: float | None = None
+    engine: str = "classic"
+    songscope_version: str = __version__
+    activations: dict[str, np.ndarray] | None = field(default=None, repr=False, compare=False)
+    embeddings: np.ndarray | None = field(default=None, repr=False, compare=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict: allin1's fields first, then songscope's."""
+        return {
+            "path": str(self.path),
+            "bpm": self.bpm,
+            "beats": [round(float(t), 4) for t in self.beats],
+            "downbeats": [round(float(t), 4) for t in self.downbeats],
+            "beat_positions": [int(p) for p in self.beat_positions],
+            "segments": [s.to_dict() for s in self.segments],
+            "key": self.key,
+            "key_signature": self.key_signature,
+            "key_confidence": None if self.key_confidence is None else round(float(self.key_confidence), 4),
+            "time_signature": self.time_signature,
+            "duration": None if self.duration is None else round(float(self.duration), 4),
+            "engine": self.engine,
+            "songscope_version": self.songscope_version,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "AnalysisResult":
+        """Inverse of :meth:`to_dict`; accepts allin1's JSON (extra fields absent)."""
+        missing = [k for k in ALLIN1_FIELDS if k not in data]
+        if missing:
+            raise InputError(f"not an analysis result: missing {', '.join(missing)}")
+        segments = [Segment(float(s["start"]), float(s["end"]), str(s["label"])) for s in data["segments"]]
+        extras = {k: data[k] for k in ("key", "key_signature", "key_confidence", "time_signature",
+                                       "duration", "engine", "songscope_version") if k in data}
+        return cls(path=str(data["path"]), bpm=data["bpm"], beats=[float(t) for t in data["beats"]],
+                   downbeats=[float(t) for t in data["downbeats"]],
+                   beat_positions=[int(p) for p in data["beat_positions"]], segments=segments, **extras)
+
+
+def save_result(result: AnalysisResult, path: str | Path) -> Path:
+    """Write ``result`` as JSON (atomically)."""
+    return write_text(path, json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n")
+
+
+def load_result(path: str | Path) -> AnalysisResult:
+    """Read a result JSON written by songscope or allin1."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"{path}: no such file") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: not a JSON result ({exc})") from None
+    if not isinstance(data, dict):
+        raise InputError(f"{path}: not an analysis result")
+    return AnalysisResult.from_dict(data)
+
+
+def result_to_jams(result: AnalysisResult) -> dict[str, Any]:
+    """A JAMS document (dict) with beat, segment_open, key_mode and tempo annotations."""
+    duration = float(result.duration or (result.segments[-1].end if result.segments else 0.0))
+    meta = {"annotator": {"name": "songscope", "engine": result.engine},
+            "version": result.songscope_version, "corpus": "", "annotation_tools": "songscope",
+            "annotation_rules": "", "validation": "", "data_source": "songscope analyze", "curator": {}}
+
+    def annotation(namespace: str, data: list[dict[str, Any]]) -> dict[str, Any]:
+        return {"namespace": namespace, "data": data, "annotation_metadata": meta,
+                "sandbox": {}, "time": 0, "duration": duration}
+
+    beats = list(result.beats) + [duration]
+    annotations = [
+        annotation("beat", [{"time": float(t), "duration": 0.0, "value": int(p), "confidence": None}
+                            for t, p in zip(result.beats, result.beat_positions)]),
+        annotation("segment_open", [{"time": s.start, "duration": s.end - s.start, "value": s.label,
+                                     "confidence": None} for s in result.segments]),
+    ]
+    if result.bpm:
+        span = beats[-1] - beats[0] if len(beats) > 1 else duration
+        annotations.append(annotation("tempo", [{"time": 0.0, "duration": float(span),
+                                                 "value": float(result.bpm), "confidence": 1.0}]))
+    if result.key:
+        tonic, mode = result.key.split()
+        annotations.append(annotation("key_mode", [{"time": 0.0, "duration": duration,
+                                                    "value": f"{tonic}:{mode}",
+                                                    "confidence": result.key_confidence}]))
+    return {"annotations": annotations,
+            "file_metadata": {"title": Path(result.path).stem, "artist": "", "release": "",
+                              "duration": duration, "identifiers": {}, "jams_version": "0.3.4"},
+            "sandbox": {"songscope": {"time_signature": result.time_signature, "key_signature": result.key_signature}}}
+
+
+def save_jams(result: AnalysisResult, path: str | Path) -> Path:
+    """Write the JAMS document of ``result`` (atomically)."""
+    return write_text(path, json.dumps(result_to_jams(result), indent=1) + "\n")
+
+
+def save_audacity_labels(result: AnalysisResult, path: str | Path) -> Path:
+    """Write an Audacity label track: one ``start<TAB>end<TAB>label`` line per section,
+    then a point label per beat (``1.1``, ``1.2``, ... = bar.beat)."""
+    lines = [f"{s.start:.6f}\t{s.end:.6f}\t{s.label}" for s in result.segments]
+    bar = 0
+    for t, p in zip(result.beats, result.beat_positions):
+        bar += int(p == 1)
+        lines.append(f"{t:.6f}\t{t:.6f}\t{max(bar, 1)}.{p}")
+    return write_text(path, "\n".join(lines) + "\n")

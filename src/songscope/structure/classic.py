@@ -1,0 +1,292 @@
+"""Classic structure engine: boundaries from self-similarity novelty, labels from repetition.
+
+The method, step by step:
+
+1. **Silence.** Frames quieter than 50 dB below the loudest percentile (or -70 dBFS) at the
+   start and end of the track become the ``start`` and ``end`` segments.
+2. **Beat-synchronous features.** For every beat interval (a 0.5 s grid when fewer than
+   8 beats were found): mean chroma (square-root compressed, unit norm), mean MFCC 1-12
+   (standardised over the track) and mean loudness (dB). Four consecutive beats are
+   stacked (time-delay embedding) so that similarity compares short sequences, not
+   single chords.
+3. **Boundaries.** Cosine self-similarity of the stacked chroma and of the stacked timbre,
+   averaged, is scanned with Foote's checkerboard kernel (Gaussian taper) at two sizes,
+   8 and 16 beats. Peaks of the mean novelty above its median + 0.5 std, at least
+   8 beats apart, are boundaries; each is snapped to the nearest downbeat within half a
+   bar.
+4. **Grouping.** Segments are compared pairwise by the best diagonal alignment (shift of
+   up to 2 beats) of their stacked features; average-linkage clustering at similarity
+   0.8 groups repetitions of the same part.
+5. **Labels** (``HARMONIX_LABELS``), from repetition count, position and energy:
+
+   - ``intro`` / ``outro``: the first / last musical segment when it is shorter than 30 %
+     of the track and either does not recur or is at least 3 dB quieter than the median;
+   - ``chorus``: the recurring group with the highest loudness (ties: more repetitions);
+   - ``verse``: every other recurring group quieter than the chorus (a louder one is
+     labelled ``chorus`` too);
+   - a non-recurring segment in the middle is ``break`` when it is at least 6 dB quieter
+     than the median, ``solo`` when its harmony repeats a verse or chorus (chroma alone
+     matches) but its sound differs, ``bridge`` when it lies between 40 % and 85 % of the
+     track (and some part recurs), and ``inst`` otherwise;
+   - a recording that is one musical segment (an excerpt) is ``verse``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.cluster.hierarchy import fcluster, linkage
+from scipy.signal import find_peaks
+
+from ..audio.features import Features
+from .labels import HARMONIX_LABELS
+
+__all__ = ["Segment", "StructureEstimate", "segment_classic", "silence_bounds"]
+
+_EMBED = 4
+_MIN_BEATS = 8
+
+
+@dataclass
+class Segment:
+    """A section: start and end in seconds and a label from ``HARMONIX_LABELS``."""
+
+    start: float
+    end: float
+    label: str
+
+    def to_dict(self) -> dict:
+        return {"start": round(float(self.start), 4), "end": round(float(self.end), 4), "label": self.label}
+
+
+@dataclass
+class StructureEstimate:
+    """Sections of a recording with the curves behind them.
+
+    Attributes:
+        segments: the sections, covering [0, duration] without gaps.
+        novelty: (T,) boundary strength per frame in [0, 1].
+        label_activations: (10, T) per-frame label indicator in ``HARMONIX_LABELS`` order.
+        groups: group index of each segment (-1 for start/end), same order as segments.
+    """
+
+    segments: list[Segment]
+    novelty: np.ndarray
+    label_activations: np.ndarray
+    groups: list[int]
+
+
+def silence_bounds(features: Features) -> tuple[float, float]:
+    """Times (s) where sound starts and stops: frames above the silence threshold."""
+    db = features.rms_db
+    threshold = max(np.percentile(db, 99) - 50.0, -70.0)
+    loud = np.nonzero(db > threshold)[0]
+    if loud.size == 0:
+        return 0.0, 0.0
+    return loud[0] / features.fps, (loud[-1] + 1) / features.fps
+
+
+def _grid(beats: np.ndarray, start: float, end: float) -> np.ndarray:
+    """Analysis grid (times, s) spanning [start, end]: the beats inside, or 0.5 s steps."""
+    inside = beats[(beats > start) & (beats < end)]
+    if len(inside) < _MIN_BEATS:
+        inside = np.arange(start, end, 0.5)[1:]
+    return np.unique(np.r_[start, inside, end])
+
+
+def _pool(frames: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Mean of ``frames`` (T, D) between consecutive frame indices ``edges``: (len-1, D)."""
+    csum = np.concatenate([np.zeros((1, frames.shape[1])), np.cumsum(frames, axis=0, dtype=np.float64)])
+    counts = np.maximum(np.diff(edges), 1)[:, None]
+    return (csum[edges[1:]] - csum[edges[:-1]]) / counts
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / (np.linalg.norm(x, axis=1, keepdims=True) + 1e-9)
+
+
+def _embed(x: np.ndarray, width: int = _EMBED) -> np.ndarray:
+    """Stack each row with the next ``width - 1`` rows (edge-padded), unit-normalised."""
+    padded = np.concatenate([x, np.repeat(x[-1:], width - 1, axis=0)])
+    return _unit(np.concatenate([padded[i:i + len(x)] for i in range(width)], axis=1))
+
+
+def _band_similarity(emb: list[np.ndarray], reach: int) -> np.ndarray:
+    """Mean cosine similarity S[i, i + d] for d in [-reach, reach], (n, 2 * reach + 1); NaN outside."""
+    n = len(emb[0])
+    band = np.full((n, 2 * reach + 1), np.nan)
+    for d in range(-reach, reach + 1):
+        lo, hi = max(0, -d), min(n, n - d)
+        if hi > lo:
+            band[lo:hi, d + reach] = np.mean([(e[lo:hi] * e[lo + d:hi + d]).sum(axis=1) for e in emb], axis=0)
+    return band
+
+
+def _novelty(band: np.ndarray, half: int) -> np.ndarray:
+    """Foote checkerboard novelty with a Gaussian-tapered kernel of ``2 * half`` beats."""
+    n, width = band.shape
+    reach = width // 2
+    offsets = np.arange(-half, half)
+    taper = np.exp(-0.5 * ((offsets + 0.5) / (0.5 * half)) ** 2)
+    out = np.zeros(n)
+    weight = np.zeros(n)
+    for a in offsets:
+        for b in offsets:
+            sign = 1.0 if (a < 0) == (b < 0) else -1.0
+            w = sign * taper[a + half] * taper[b + half]
+            rows = np.arange(n) + a
+            ok = (rows >= 0) & (rows < n)
+            vals = np.zeros(n)
+            vals[ok] = band[rows[ok], b - a + reach]
+            valid = ok & np.isfinite(vals)
+            out[valid] += w * vals[valid]
+            weight[valid] += abs(w)
+    return np.maximum(out / np.maximum(weight, 1e-9), 0.0)
+
+
+def _alignment(a: np.ndarray, b: np.ndarray, max_shift: int = 2) -> float:
+    """Best mean diagonal similarity of two unit-row sequences over shifts up to ``max_shift``."""
+    best = -1.0
+    for s in range(-max_shift, max_shift + 1):
+        lo_a, lo_b = max(0, s), max(0, -s)
+        m = min(len(a) - lo_a, len(b) - lo_b)
+        if m >= 2:
+            best = max(best, float((a[lo_a:lo_a + m] * b[lo_b:lo_b + m]).sum(axis=1).mean()))
+    ratio = min(len(a), len(b)) / max(len(a), len(b))
+    return best * min(1.0, ratio / 0.6)
+
+
+def _snap(boundaries: np.ndarray, downbeats: np.ndarray, bar: float) -> np.ndarray:
+    if len(downbeats) == 0:
+        return boundaries
+    out = []
+    for t in boundaries:
+        nearest = downbeats[np.argmin(np.abs(downbeats - t))]
+        out.append(nearest if abs(nearest - t) <= 0.5 * bar else t)
+    return np.unique(out)
+
+
+def _assign_labels(groups: np.ndarray, loudness: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+                   chroma_match: np.ndarray, span: tuple[float, float]) -> list[str]:
+    """Labels of the musical segments (see the module docstring for the rules)."""
+    n = len(groups)
+    t0, t1 = span
+    length = max(t1 - t0, 1e-9)
+    median = float(np.median(loudness))
+    counts = {g: int(np.sum(groups == g)) for g in set(groups.tolist())}
+    labels = [""] * n
+    for idx, name in ((0, "intro"), (n - 1, "outro")):
+        if n >= 3 and (ends[idx] - starts[idx]) < 0.3 * length and (
+                counts[groups[idx]] == 1 or loudness[idx] < median - 3.0):
+            labels[idx] = name
+    free = [i for i in range(n) if not labels[i]]
+    repeated = sorted({groups[i] for i in free if sum(groups[j] == groups[i] for j in free) >= 2})
+    group_loud = {g: float(np.mean([loudness[i] for i in free if groups[i] == g])) for g in repeated}
+    chorus = max(repeated, key=lambda g: (group_loud[g], counts[g])) if repeated else None
+    for g in repeated:
+        name = "chorus" if g == chorus or group_loud[g] > group_loud[chorus] else "verse"
+        for i in free:
+            if groups[i] == g:
+                labels[i] = name
+    if len(free) == 1 and not repeated:
+        labels[free[0]] = "verse"
+    for i in free:
+        if labels[i]:
+            continue
+        centre = (0.5 * (starts[i] + ends[i]) - t0) / length
+        if loudness[i] < median - 6.0:
+            labels[i] = "break"
+        elif repeated and chroma_match[i]:
+            labels[i] = "solo"
+        elif repeated and 0.4 <= centre <= 0.85:
+            labels[i] = "bridge"
+        else:
+            labels[i] = "inst"
+    return labels
+
+
+def segment_classic(features: Features, beats: np.ndarray, downbeats: np.ndarray,
+                    duration: float) -> StructureEstimate:
+    """Find and label the sections of a recording.
+
+    Args:
+        features: frame features at ``features.fps``.
+        beats: (N,) beat times (s); downbeats: (M,) downbeat times (s).
+        duration: track length (s).
+
+    Returns:
+        :class:`StructureEstimate` whose segments tile [0, duration].
+    """
+    fps = features.fps
+    total = features.num_frames
+    sound_start, sound_end = silence_bounds(features)
+    segments: list[Segment] = []
+    groups_out: list[int] = []
+    novelty_frames = np.zeros(total)
+    if sound_start > 0.05:
+        segments.append(Segment(0.0, sound_start, "start"))
+        groups_out.append(-1)
+    if sound_end - sound_start >= 1.0:
+        grid = _grid(np.asarray(beats, dtype=float), sound_start, sound_end)
+        edges = np.clip(np.round(grid * fps).astype(int), 0, total)
+        edges = np.maximum.accumulate(edges)
+        chroma = _unit(np.sqrt(np.maximum(_pool(features.chroma, edges), 0)))
+        mfcc = _pool(features.mfcc[:, 1:], edges)
+        mfcc = (mfcc - mfcc.mean(axis=0)) / (mfcc.std(axis=0) + 1e-6)
+        loud = _pool(features.rms_db[:, None], edges)[:, 0]
+        emb_c, emb_t = _embed(chroma), _embed(_unit(mfcc))
+        n = len(chroma)
+        novelty = np.zeros(n)
+        if n >= 2 * _MIN_BEATS:
+            band = _band_similarity([emb_c, emb_t], 32)
+            novelty = 0.5 * (_novelty(band, 8) + _novelty(band, 16))
+        cut = novelty.max(initial=0)
+        if cut > 0:
+            novelty /= cut
+        peaks, _ = find_peaks(novelty, height=np.median(novelty) + 0.5 * novelty.std(), distance=_MIN_BEATS)
+        peaks = peaks[(peaks >= _MIN_BEATS // 2) & (peaks <= n - _MIN_BEATS // 2)]
+        beat_len = float(np.median(np.diff(grid))) if len(grid) > 1 else 0.5
+        bar = beat_len * 4
+        bounds = _snap(grid[peaks], np.asarray(downbeats, dtype=float), bar)
+        bounds = bounds[(bounds > sound_start + 2 * beat_len) & (bounds < sound_end - 2 * beat_len)]
+        cuts = np.r_[sound_start, bounds, sound_end]
+        idx = np.searchsorted(grid, cuts[:-1], side="right") - 1
+        idx_end = np.maximum(np.searchsorted(grid, cuts[1:], side="left"), idx + 1)
+        parts = [(int(a), int(b)) for a, b in zip(idx, idx_end)]
+        m = len(parts)
+        sim = np.eye(m)
+        sim_chroma = np.eye(m)
+        for i in range(m):
+            for j in range(i + 1, m):
+                (a0, a1), (b0, b1) = parts[i], parts[j]
+                sc = _alignment(emb_c[a0:a1], emb_c[b0:b1])
+                st = _alignment(emb_t[a0:a1], emb_t[b0:b1])
+                sim_chroma[i, j] = sim_chroma[j, i] = sc
+                sim[i, j] = sim[j, i] = 0.5 * (sc + st)
+        if m > 1:
+            dist = np.clip(1.0 - sim[np.triu_indices(m, 1)], 0, None)
+            groups = fcluster(linkage(dist, method="average"), t=0.2, criterion="distance") - 1
+        else:
+            groups = np.zeros(1, dtype=int)
+        seg_loud = np.array([loud[a:b].mean() for a, b in parts])
+        chroma_match = np.array([any(sim_chroma[i, j] > 0.8 and groups[j] != groups[i] for j in range(m))
+                                 for i in range(m)])
+        labels = _assign_labels(groups, seg_loud, cuts[:-1], cuts[1:], chroma_match, (sound_start, sound_end))
+        for a, b, lab, g in zip(cuts[:-1], cuts[1:], labels, groups):
+            segments.append(Segment(float(a), float(b), lab))
+            groups_out.append(int(g))
+        novelty_frames = np.interp(np.arange(total) / fps, grid[:-1], novelty, left=0, right=0)
+    elif sound_end > sound_start:
+        segments.append(Segment(sound_start, sound_end, "inst"))
+        groups_out.append(0)
+    last = segments[-1].end if segments else 0.0
+    if duration - last > 0.05 or not segments:
+        segments.append(Segment(last, duration, "end"))
+        groups_out.append(-1)
+    segments[-1].end = duration
+    label_act = np.zeros((len(HARMONIX_LABELS), total), dtype=np.float32)
+    for seg in segments:
+        lo, hi = int(round(seg.start * fps)), int(round(seg.end * fps))
+        label_act[HARMONIX_LABELS.index(seg.label), lo:hi] = 1.0
+    return StructureEstimate(segments, novelty_frames.astype(np.float32), label_act, groups_out)

@@ -1,0 +1,1 @@
+"""Figures of analysis results and sonification (click tracks)."""
