@@ -11,6 +11,8 @@ from ..atomic import atomic_path
 
 __all__ = ["save_audio"]
 
+_BLOCK = 1 << 15
+
 
 def save_audio(path: str | Path, samples: np.ndarray, sample_rate: int, subtype: str | None = None) -> Path:
     """Write ``samples`` (channels, frames) or (frames,) to ``path``; format from the suffix.
@@ -25,6 +27,17 @@ def save_audio(path: str | Path, samples: np.ndarray, sample_rate: int, subtype:
         subtype = "PCM_16"
     if subtype and subtype.startswith("PCM"):
         data = np.clip(data, -1.0, 1.0)
+    channels = 1 if data.ndim == 1 else data.shape[1]
     with atomic_path(path) as tmp:
-        sf.write(str(tmp), data, int(sample_rate), subtype=subtype)
+        # block-wise: libsndfile's Vorbis/Opus encoders crash on very large single writes
+        with sf.SoundFile(str(tmp), "w", int(sample_rate), channels, subtype=subtype,
+                          format=_format(path)) as handle:
+            for start in range(0, len(data), _BLOCK):
+                handle.write(data[start:start + _BLOCK])
     return path
+
+
+def _format(path: Path) -> str:
+    """libsndfile major format from a file suffix."""
+    suffix = path.suffix.lower().lstrip(".")
+    return {"oga": "OGG", "opus": "OGG", "aif": "AIFF", "wave": "WAV"}.get(suffix, suffix.upper())

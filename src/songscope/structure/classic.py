@@ -6,11 +6,11 @@ The method, step by step:
    start and end of the track become the ``start`` and ``end`` segments.
 2. **Beat-synchronous features.** For every beat interval (a 0.5 s grid when fewer than
    8 beats were found): mean chroma (square-root compressed, unit norm), mean MFCC 1-12
-   (standardised over the track) and mean loudness (dB). Four consecutive beats are
+   (standardised over the track) and mean loudness (dB). Eight consecutive beats are
    stacked (time-delay embedding) so that similarity compares short sequences, not
    single chords.
 3. **Boundaries.** Cosine self-similarity of the stacked chroma and of the stacked timbre,
-   averaged, is scanned with Foote's checkerboard kernel (Gaussian taper) at two sizes,
+   each standardised, then averaged, is scanned with Foote's checkerboard kernel (Gaussian taper) at two sizes,
    8 and 16 beats. Peaks of the mean novelty above its median + 0.5 std, at least
    8 beats apart, are boundaries; each is snapped to the nearest downbeat within half a
    bar.
@@ -26,7 +26,7 @@ The method, step by step:
      labelled ``chorus`` too);
    - a non-recurring segment in the middle is ``break`` when it is at least 6 dB quieter
      than the median, ``solo`` when its harmony repeats a verse or chorus (chroma alone
-     matches) but its sound differs, ``bridge`` when it lies between 40 % and 85 % of the
+     matches at cosine > 0.9) but its sound differs, ``bridge`` when it lies between 40 % and 85 % of the
      track (and some part recurs), and ``inst`` otherwise;
    - a recording that is one musical segment (an excerpt) is ``verse``.
 """
@@ -44,7 +44,7 @@ from .labels import HARMONIX_LABELS
 
 __all__ = ["Segment", "StructureEstimate", "segment_classic", "silence_bounds"]
 
-_EMBED = 4
+_EMBED = 8
 _MIN_BEATS = 8
 
 
@@ -107,20 +107,28 @@ def _unit(x: np.ndarray) -> np.ndarray:
 
 
 def _embed(x: np.ndarray, width: int = _EMBED) -> np.ndarray:
-    """Stack each row with the next ``width - 1`` rows (edge-padded), unit-normalised."""
-    padded = np.concatenate([x, np.repeat(x[-1:], width - 1, axis=0)])
+    """Stack rows ``i - width // 2 .. i + width // 2 - 1`` around each row (edge-padded, so
+    the stack is centred on row i and a change stays where it happens), unit-normalised."""
+    before, after = width // 2, width - width // 2 - 1
+    padded = np.concatenate([np.repeat(x[:1], before, axis=0), x, np.repeat(x[-1:], after, axis=0)])
     return _unit(np.concatenate([padded[i:i + len(x)] for i in range(width)], axis=1))
 
 
 def _band_similarity(emb: list[np.ndarray], reach: int) -> np.ndarray:
-    """Mean cosine similarity S[i, i + d] for d in [-reach, reach], (n, 2 * reach + 1); NaN outside."""
+    """Self-similarity near the diagonal, S[i, i + d] for d in [-reach, reach]: (n, 2 * reach + 1),
+    NaN outside the matrix. Each feature's cosine similarities are standardised (z-scores over
+    the band) before averaging, so that a feature whose similarities are all high (chroma
+    within one key) contributes contrast, not an offset."""
     n = len(emb[0])
-    band = np.full((n, 2 * reach + 1), np.nan)
-    for d in range(-reach, reach + 1):
-        lo, hi = max(0, -d), min(n, n - d)
-        if hi > lo:
-            band[lo:hi, d + reach] = np.mean([(e[lo:hi] * e[lo + d:hi + d]).sum(axis=1) for e in emb], axis=0)
-    return band
+    total = np.zeros((n, 2 * reach + 1))
+    for e in emb:
+        band = np.full((n, 2 * reach + 1), np.nan)
+        for d in range(-reach, reach + 1):
+            lo, hi = max(0, -d), min(n, n - d)
+            if hi > lo:
+                band[lo:hi, d + reach] = (e[lo:hi] * e[lo + d:hi + d]).sum(axis=1)
+        total += (band - np.nanmean(band)) / (np.nanstd(band) + 1e-9)
+    return total / len(emb)
 
 
 def _novelty(band: np.ndarray, half: int) -> np.ndarray:
@@ -129,20 +137,16 @@ def _novelty(band: np.ndarray, half: int) -> np.ndarray:
     reach = width // 2
     offsets = np.arange(-half, half)
     taper = np.exp(-0.5 * ((offsets + 0.5) / (0.5 * half)) ** 2)
+    filled = np.nan_to_num(band, nan=0.0)  # outside the track: average similarity (z-score 0)
     out = np.zeros(n)
-    weight = np.zeros(n)
+    rows = np.arange(n)
     for a in offsets:
+        src = rows + a
+        ok = (src >= 0) & (src < n)
         for b in offsets:
             sign = 1.0 if (a < 0) == (b < 0) else -1.0
-            w = sign * taper[a + half] * taper[b + half]
-            rows = np.arange(n) + a
-            ok = (rows >= 0) & (rows < n)
-            vals = np.zeros(n)
-            vals[ok] = band[rows[ok], b - a + reach]
-            valid = ok & np.isfinite(vals)
-            out[valid] += w * vals[valid]
-            weight[valid] += abs(w)
-    return np.maximum(out / np.maximum(weight, 1e-9), 0.0)
+            out[ok] += sign * taper[a + half] * taper[b + half] * filled[src[ok], b - a + reach]
+    return np.maximum(out / (taper.sum() ** 2), 0.0)
 
 
 def _alignment(a: np.ndarray, b: np.ndarray, max_shift: int = 2) -> float:
@@ -270,7 +274,7 @@ def segment_classic(features: Features, beats: np.ndarray, downbeats: np.ndarray
         else:
             groups = np.zeros(1, dtype=int)
         seg_loud = np.array([loud[a:b].mean() for a, b in parts])
-        chroma_match = np.array([any(sim_chroma[i, j] > 0.8 and groups[j] != groups[i] for j in range(m))
+        chroma_match = np.array([any(sim_chroma[i, j] > 0.9 and groups[j] != groups[i] for j in range(m))
                                  for i in range(m)])
         labels = _assign_labels(groups, seg_loud, cuts[:-1], cuts[1:], chroma_match, (sound_start, sound_end))
         for a, b, lab, g in zip(cuts[:-1], cuts[1:], labels, groups):

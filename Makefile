@@ -1,0 +1,31 @@
+# Two entry points (see README): `make demo` and `make test`. Both create .venv on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test test-slow bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/songscope analyze examples/demo_song.ogg -o struct -v --viz-dir viz -s --sonif-dir sonif --jams --audacity
+	@echo "results: struct/demo_song.json, figure: viz/demo_song.pdf, click track: sonif/demo_song.sonif.wav"
+
+test: $(STAMP)
+	bash scripts/system-deps.sh
+	$(BIN)/python -m pytest -q
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/beats_vs_librosa.py
+	$(BIN)/python benchmarks/speed.py
+
+clean:
+	rm -rf struct viz sonif spec

@@ -1,0 +1,98 @@
+"""CQT against its definition and librosa, tuning estimation, classic key estimation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from songscope.audio.cqt import CQTSpec, cqt, cqt_frequencies, estimate_tuning
+from songscope.errors import AudioError, InputError
+from songscope.key import KEY_SIGNATURES, estimate_key_classic, key_signature, parse_key
+from songscope import estimate_key
+from songscope.synth import make_song, render_song
+
+from .conftest import KEY_DIR, SR, need
+
+SPEC = CQTSpec()
+
+
+def test_cqt_equals_its_definition():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal(SPEC.sample_rate * 3)
+    out = cqt(x, SPEC)
+    freqs = cqt_frequencies(SPEC)
+    frame = 8
+    centre = frame * SPEC.hop
+    for k in (0, 40, 100, 179):
+        n = int(np.ceil(SPEC.q * SPEC.sample_rate / freqs[k]))
+        t = np.arange(n) - (n - 1) / 2.0
+        atom = np.hanning(n + 2)[1:-1] / n * np.exp(2j * np.pi * freqs[k] * t / SPEC.sample_rate)
+        start = centre - n // 2
+        direct = np.sum(x[start:start + n] * np.conj(atom))
+        # the spectral kernel drops coefficients below 0.5 % of each bin's peak
+        assert abs(out[frame, k] - direct) < 0.01 * np.abs(out[:, k]).mean()
+
+
+def test_cqt_peaks_match_librosa():
+    librosa = pytest.importorskip("librosa")
+    sr = SPEC.sample_rate
+    t = np.arange(sr * 4) / sr
+    freqs = cqt_frequencies(SPEC)
+    x = np.sin(2 * np.pi * freqs[61] * t) + 0.5 * np.sin(2 * np.pi * freqs[130] * t)
+    ours = np.abs(cqt(x, SPEC))[5:-5].mean(axis=0)
+    ref = np.abs(librosa.cqt(x, sr=sr, hop_length=SPEC.hop, fmin=SPEC.fmin, n_bins=SPEC.n_bins,
+                             bins_per_octave=SPEC.bins_per_octave, scale=False)).T[5:-5].mean(axis=0)
+    for spectrum in (ours, ref):
+        assert np.argmax(spectrum) == 61
+        assert spectrum[130] == max(spectrum[125:136])  # the second partial is a local peak
+    # librosa leaves its filters unnormalised by length (scale=False); ours are normalised,
+    # so the ratio of the two partials is the amplitude ratio
+    assert ours[130] / ours[61] == pytest.approx(0.5, rel=0.02)
+
+
+def test_unit_sine_has_magnitude_one_quarter_at_its_bin():
+    sr = SPEC.sample_rate
+    t = np.arange(sr * 6) / sr
+    f = cqt_frequencies(SPEC)[90]
+    mag = np.abs(cqt(np.sin(2 * np.pi * f * t), SPEC))[10:-10, 90]
+    assert mag.mean() == pytest.approx(0.25, abs=0.005)
+
+
+@pytest.mark.parametrize("cents", [-40, -15, 0, 22, 45])
+def test_tuning_estimate(cents):
+    sr = SPEC.sample_rate
+    t = np.arange(sr * 4) / sr
+    x = sum(np.sin(2 * np.pi * 440 * 2 ** ((m + cents / 100) / 12) * t) for m in (-12, -5, 0, 4, 7))
+    est = estimate_tuning(np.abs(cqt(x, SPEC)), SPEC)
+    assert est * 100 == pytest.approx(cents, abs=5)
+
+
+@pytest.mark.parametrize("seed,tonic,minor", [(11, 0, False), (12, 7, False), (13, 9, True),
+                                              (14, 3, True), (15, 6, False), (16, 1, True)])
+def test_classic_key_on_synthetic_songs(seed, tonic, minor):
+    song = make_song(seed=seed, tonic=tonic, minor=minor)
+    mix = render_song(song, SR, seed=seed)["mixture"]
+    est = estimate_key_classic(mix, SR)
+    assert est.key == song.key
+    assert est.key_signature == song.key_signature
+    assert 0 < est.confidence <= 1
+
+
+@pytest.mark.parametrize("name", ["Cmajor.mp3", "mozart_c_major_30sec.mp3"])
+def test_classic_key_on_real_c_major_recordings(name):
+    est = estimate_key(need(KEY_DIR / name))
+    assert est.key == "C major"
+
+
+def test_key_names_and_signatures():
+    assert parse_key("F# minor") == (6, True)
+    assert parse_key("Db Major") == (1, False)
+    assert key_signature(9, True) == "C major/A minor" == KEY_SIGNATURES[0]
+    assert key_signature(6, True) == "A major/F# minor"
+    with pytest.raises(InputError):
+        parse_key("H major")
+
+
+def test_estimate_key_rejects_silence():
+    with pytest.raises(AudioError, match="silence"):
+        estimate_key(np.zeros(SR * 2), SR)
