@@ -19,7 +19,7 @@ __all__ = [
 def __getattr__(name: str):
     # heavy parts (matplotlib, process pools) load on first use
     if name == "analyze":
-        from .analyze import analyze
+        from .pipeline import analyze
         return analyze
     if name == "estimate_key":
         from .key.api import estimate_key

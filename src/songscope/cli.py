@@ -65,7 +65,7 @@ def _summary(result) -> str:
 
 
 def _run_analyze(args: argparse.Namespace) -> int:
-    from .analyze import AnalyzeOptions, check_model, run_analysis
+    from .pipeline import AnalyzeOptions, check_model, run_analysis
     from .library.inputs import expand_inputs
     from .library.runner import default_jobs
 

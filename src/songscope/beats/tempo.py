@@ -55,8 +55,13 @@ def tempo_from_activation(activation: np.ndarray, fps: float = 100.0, min_bpm: f
 
 
 def bpm_from_beats(beats: np.ndarray) -> float | None:
-    """Tempo (BPM) from the median inter-beat interval; None with fewer than 2 beats."""
+    """Tempo (BPM) from the beats: the mean of the inter-beat intervals within 10 % of their
+    median (robust to a few missed or extra beats, and finer than one frame); None with
+    fewer than 2 beats."""
     beats = np.asarray(beats, dtype=float)
     if len(beats) < 2:
         return None
-    return float(60.0 / np.median(np.diff(beats)))
+    ibi = np.diff(beats)
+    median = np.median(ibi)
+    steady = ibi[np.abs(ibi - median) <= 0.1 * median]
+    return float(60.0 / steady.mean())

@@ -28,7 +28,7 @@ class BeatTrack:
         beats: (N,) beat times in seconds.
         positions: (N,) position of each beat in its bar, 1 = downbeat.
         beats_per_bar: decoded meter (beats per bar); 0 when no beat was found.
-        bpm: tempo from the median inter-beat interval, None with fewer than 2 beats.
+        bpm: tempo from the steady inter-beat intervals, None with fewer than 2 beats.
         activations: (T, 2) [beat, downbeat] probabilities at ``fps`` that were decoded.
         fps: frame rate of ``activations``.
     """

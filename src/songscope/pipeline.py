@@ -22,7 +22,7 @@ from .errors import AudioError, InputError, SongscopeError
 from .key.classic import estimate_key_classic
 from .library.inputs import expand_inputs, output_stems
 from .library.runner import Failure, default_jobs, run_batch
-from .result import AnalysisResult, load_result, save_audacity_labels, save_jams, save_result
+from .result import AnalysisResult, Segment, load_result, save_audacity_labels, save_jams, save_result
 from .structure.classic import segment_classic
 
 __all__ = ["AnalyzeOptions", "BatchError", "MIN_DURATION", "MODELS", "analyze", "analyze_file",
@@ -103,13 +103,15 @@ def _analyze_signal(path: Path, mono: np.ndarray, duration: float,
         activations = {"beat": track.activations.sum(axis=1).astype(np.float32),
                        "downbeat": track.activations[:, 1].astype(np.float32),
                        "segment": structure.novelty, "label": structure.label_activations}
+    # values carry the precision the JSON keeps, so a written result reads back equal
     result = AnalysisResult(
         path=str(path), bpm=None if track.bpm is None else int(round(track.bpm)),
-        beats=track.beats.tolist(), downbeats=track.downbeats.tolist(),
-        beat_positions=track.positions.tolist(), segments=structure.segments,
-        key=key.key, key_signature=key.key_signature, key_confidence=key.confidence,
+        beats=np.round(track.beats, 4).tolist(), downbeats=np.round(track.downbeats, 4).tolist(),
+        beat_positions=track.positions.tolist(),
+        segments=[Segment(round(s.start, 4), round(s.end, 4), s.label) for s in structure.segments],
+        key=key.key, key_signature=key.key_signature, key_confidence=round(key.confidence, 4),
         time_signature=f"{track.beats_per_bar}/4" if track.beats_per_bar else None,
-        duration=duration, engine=options.model, activations=activations,
+        duration=round(duration, 4), engine=options.model, activations=activations,
     )
     return result, features
 
