@@ -10,10 +10,12 @@ The method, step by step:
    stacked (time-delay embedding) so that similarity compares short sequences, not
    single chords.
 3. **Boundaries.** Cosine self-similarity of the stacked chroma and of the stacked timbre,
-   each standardised, then averaged, is scanned with Foote's checkerboard kernel (Gaussian taper) at two sizes,
-   8 and 16 beats. Peaks of the mean novelty above its median + 0.5 std, at least
-   8 beats apart, are boundaries; each is snapped to the nearest downbeat within half a
-   bar.
+   each standardised, then averaged, is scanned with Foote's checkerboard kernel
+   (Gaussian taper) at two sizes, 8 and 16 beats. That novelty is averaged with a
+   repetition novelty (structure features, Serrà et al. 2014: changes in the time-lag
+   recurrence pattern; tracks of up to 3000 beats). Peaks above the median + 0.5 std, at
+   least 8 beats apart, are boundaries; each is snapped to the nearest downbeat within
+   half a bar.
 4. **Grouping.** Segments are compared pairwise by the best diagonal alignment (shift of
    up to 2 beats) of their stacked features; average-linkage clustering at similarity
    0.8 groups repetitions of the same part.
@@ -37,6 +39,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy.cluster.hierarchy import fcluster, linkage
+from scipy.ndimage import gaussian_filter1d
 from scipy.signal import find_peaks
 
 from ..audio.features import Features
@@ -46,6 +49,13 @@ __all__ = ["Segment", "StructureEstimate", "segment_classic", "silence_bounds"]
 
 _EMBED = 8
 _MIN_BEATS = 8
+_MAX_REPETITION_BEATS = 3000  # the recurrence plot is n x n; longer inputs use Foote novelty only
+
+
+def _scaled(x: np.ndarray) -> np.ndarray:
+    """``x / max(x)`` (zeros stay zeros)."""
+    peak = x.max(initial=0)
+    return x / peak if peak > 0 else x
 
 
 @dataclass
@@ -149,6 +159,29 @@ def _novelty(band: np.ndarray, half: int) -> np.ndarray:
     return np.maximum(out / (taper.sum() ** 2), 0.0)
 
 
+def _repetition_novelty(emb: np.ndarray, neighbours: float = 0.05, sigma: float = 4.0) -> np.ndarray:
+    """Structure-feature novelty (Serrà et al. 2014), (n,) in [0, 1].
+
+    A mutual k-nearest-neighbour recurrence plot (k = 5 % of the beats) is turned into a
+    circular time-lag matrix, smoothed over time (Gaussian, ``sigma`` beats); the novelty is
+    the squared change of a row from one beat to the next: where the pattern of repetitions
+    changes, a section boundary is likely.
+    """
+    n = len(emb)
+    sim = emb @ emb.T
+    np.fill_diagonal(sim, -np.inf)
+    k = max(3, int(neighbours * n))
+    kth = np.partition(sim, n - k, axis=1)[:, n - k][:, None]
+    rec = sim >= kth
+    rec &= rec.T
+    rows = np.arange(n)[:, None]
+    lag = rec[rows, (rows + np.arange(n)[None, :]) % n].astype(np.float32)
+    lag = gaussian_filter1d(lag, sigma, axis=0, mode="nearest")
+    novelty = np.r_[0.0, np.sum(np.diff(lag, axis=0) ** 2, axis=1)]
+    peak = novelty.max()
+    return novelty / peak if peak > 0 else novelty
+
+
 def _alignment(a: np.ndarray, b: np.ndarray, max_shift: int = 2) -> float:
     """Best mean diagonal similarity of two unit-row sequences over shifts up to ``max_shift``."""
     best = -1.0
@@ -244,10 +277,9 @@ def segment_classic(features: Features, beats: np.ndarray, downbeats: np.ndarray
         novelty = np.zeros(n)
         if n >= 2 * _MIN_BEATS:
             band = _band_similarity([emb_c, emb_t], 32)
-            novelty = 0.5 * (_novelty(band, 8) + _novelty(band, 16))
-        cut = novelty.max(initial=0)
-        if cut > 0:
-            novelty /= cut
+            novelty = _scaled(_novelty(band, 8) + _novelty(band, 16))
+            if n <= _MAX_REPETITION_BEATS:
+                novelty = 0.5 * novelty + 0.5 * _repetition_novelty(_unit(np.hstack([emb_c, emb_t])))
         peaks, _ = find_peaks(novelty, height=np.median(novelty) + 0.5 * novelty.std(), distance=_MIN_BEATS)
         peaks = peaks[(peaks >= _MIN_BEATS // 2) & (peaks <= n - _MIN_BEATS // 2)]
         beat_len = float(np.median(np.diff(grid))) if len(grid) > 1 else 0.5
