@@ -18,7 +18,8 @@ The method, step by step:
    half a bar.
 4. **Grouping.** Segments are compared pairwise by the best diagonal alignment (shift of
    up to 2 beats) of their stacked features; average-linkage clustering at similarity
-   0.8 groups repetitions of the same part.
+   0.8 groups repetitions of the same part. After labelling, neighbours of the same group
+   and label merge (a phrase repeated back to back is one section).
 5. **Labels** (``HARMONIX_LABELS``), from repetition count, position and energy:
 
    - ``intro`` / ``outro``: the first / last musical segment when it is shorter than 30 %
@@ -310,6 +311,9 @@ def segment_classic(features: Features, beats: np.ndarray, downbeats: np.ndarray
                                  for i in range(m)])
         labels = _assign_labels(groups, seg_loud, cuts[:-1], cuts[1:], chroma_match, (sound_start, sound_end))
         for a, b, lab, g in zip(cuts[:-1], cuts[1:], labels, groups):
+            if groups_out and groups_out[-1] == g and segments[-1].label == lab:
+                segments[-1].end = float(b)  # a phrase repeated back to back is one section
+                continue
             segments.append(Segment(float(a), float(b), lab))
             groups_out.append(int(g))
         novelty_frames = np.interp(np.arange(total) / fps, grid[:-1], novelty, left=0, right=0)
