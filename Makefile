@@ -25,6 +25,7 @@ test-slow: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/beats_vs_librosa.py
+	$(BIN)/python benchmarks/classic_synthetic.py
 	$(BIN)/python benchmarks/speed.py
 
 clean:
