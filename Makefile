@@ -2,28 +2,33 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+BASE := $(VENV)/.installed-base
+FULL := $(VENV)/.installed-test
 
 .PHONY: demo test test-slow bench clean
 
-$(STAMP): pyproject.toml
+$(BASE): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
-	touch $(STAMP)
+	$(BIN)/pip install --quiet -e .
+	touch $(BASE)
 
-demo: $(STAMP)
+$(FULL): $(BASE)
+	bash scripts/install-torch.sh $(BIN)/python
+	$(BIN)/pip install --quiet -e '.[test,neural]'
+	touch $(FULL)
+
+demo: $(BASE)
 	$(BIN)/songscope analyze examples/demo_song.ogg -o struct -v --viz-dir viz -s --sonif-dir sonif --jams --audacity
 	@echo "results: struct/demo_song.json, figure: viz/demo_song.pdf, click track: sonif/demo_song.sonif.wav"
 
-test: $(STAMP)
+test: $(FULL)
 	bash scripts/system-deps.sh
 	$(BIN)/python -m pytest -q
 
-test-slow: $(STAMP)
+test-slow: $(FULL)
 	$(BIN)/python -m pytest -q -m slow
 
-bench: $(STAMP)
+bench: $(FULL)
 	$(BIN)/python benchmarks/beats_vs_librosa.py
 	$(BIN)/python benchmarks/classic_synthetic.py
 	$(BIN)/python benchmarks/speed.py

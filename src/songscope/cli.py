@@ -52,6 +52,8 @@ def _add_analyze(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--meters", type=_meters, default=(3, 4), help="beats per bar to consider, e.g. 2,3,4 (default 3,4)")
     p.add_argument("--min-bpm", type=float, default=55.0, help="slowest tempo (default 55)")
     p.add_argument("--max-bpm", type=float, default=215.0, help="fastest tempo (default 215)")
+    p.add_argument("--key-model", default="classic",
+                   help="key engine: classic (default), stone12, stone24 or a ChromaNet checkpoint path")
     p.add_argument("--jams", action="store_true", help="also write <name>.jams")
     p.add_argument("--audacity", action="store_true", help="also write <name>.labels.txt (Audacity label track)")
     p.add_argument("-q", "--quiet", action="store_true", help="no per-file summary or progress bar")
@@ -69,14 +71,14 @@ def _run_analyze(args: argparse.Namespace) -> int:
     from .library.inputs import expand_inputs
     from .library.runner import default_jobs
 
-    check_model(args.model, args.device)
+    check_model(args.model, args.device, args.key_model)
     if args.jobs is not None and args.jobs < 1:
         raise InputError("--jobs must be at least 1")
     files = expand_inputs(args.paths)
     if args.embed:
         print(f"songscope: note: engine {args.model!r} has no embeddings; -e writes nothing", file=sys.stderr)
     options = AnalyzeOptions(
-        model=args.model, meters=args.meters, min_bpm=args.min_bpm, max_bpm=args.max_bpm,
+        model=args.model, key_model=args.key_model, device=args.device, meters=args.meters, min_bpm=args.min_bpm, max_bpm=args.max_bpm,
         include_activations=args.activ, include_embeddings=args.embed, out_dir=args.out_dir,
         viz_dir=args.viz_dir if args.visualize else None, viz_format=args.viz_format,
         sonif_dir=args.sonif_dir if args.sonify else None,
@@ -90,16 +92,76 @@ def _run_analyze(args: argparse.Namespace) -> int:
     if not args.quiet:
         for result in results:
             print(_summary(result))
-    if len(files) == 1 and failures:
+    if failures:
+        return _report_failures(failures, len(files))
+    if not args.quiet and len(files) > 1:
+        print(f"songscope: analyzed {len(results)} files -> {args.out_dir}", file=sys.stderr)
+    return 0
+
+
+def _add_key(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("key", help="key and key signature of recordings",
+                       description="Estimate key, key signature, mode and a confidence per input.")
+    p.add_argument("paths", nargs="+", type=Path, help="audio files and/or folders (searched recursively)")
+    p.add_argument("-m", "--model", default="classic",
+                   help="classic (default, no weights), stone12, stone24, or a checkpoint path")
+    p.add_argument("-d", "--device", default=None, help="cpu, cuda or mps for neural models (default: best available)")
+    p.add_argument("--overlap", type=float, default=0.0, help="window overlap in [0, 1) for neural models")
+    p.add_argument("--per-window", action="store_true", help="also report the label of every window")
+    p.add_argument("--format", choices=("json", "csv"), default="json", help="output format (default json)")
+    p.add_argument("-o", "--output", type=Path, default=None, help="write to this file instead of stdout")
+    p.set_defaults(run=_run_key)
+
+
+def _run_key(args: argparse.Namespace) -> int:
+    import csv
+    import io
+    import json
+
+    from .atomic import write_text
+    from .key.api import estimate_key
+    from .library.inputs import expand_inputs
+    from .library.runner import run_batch
+
+    if not 0.0 <= args.overlap < 1.0:
+        raise InputError("--overlap must be in [0, 1)")
+    files = expand_inputs(args.paths)
+
+    def one(path: Path) -> dict:
+        estimate = estimate_key(path, model=args.model, device=args.device, overlap=args.overlap)
+        row = estimate.to_dict(per_window=True) if args.per_window and hasattr(estimate, "window_labels") \
+            else estimate.to_dict()
+        return {"path": str(path), **row}
+
+    rows, failures = run_batch(one, files, jobs=1, progress=len(files) > 1, desc="key")
+    rows = [r for r in rows if r is not None]
+    if args.format == "json":
+        text = json.dumps(rows if len(files) > 1 else (rows[0] if rows else []), indent=2, ensure_ascii=False) + "\n"
+    else:
+        buffer = io.StringIO()
+        fields = ["path", "key", "key_signature", "mode", "confidence", "model"]
+        writer = csv.DictWriter(buffer, fieldnames=fields, extrasaction="ignore", lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+        text = buffer.getvalue()
+    if rows:
+        if args.output:
+            write_text(args.output, text)
+        else:
+            sys.stdout.write(text)
+    return _report_failures(failures, len(files))
+
+
+def _report_failures(failures, total: int) -> int:
+    """Print failures on stderr; the exit status of the batch."""
+    if total == 1 and failures:
         print(f"songscope: error: {failures[0].message}", file=sys.stderr)
         return failures[0].exit_code
     if failures:
-        print(f"songscope: {len(failures)} of {len(files)} files failed:", file=sys.stderr)
+        print(f"songscope: {len(failures)} of {total} files failed:", file=sys.stderr)
         for failure in failures:
             print(f"  {failure.message}", file=sys.stderr)
         return 1
-    if not args.quiet and len(files) > 1:
-        print(f"songscope: analyzed {len(results)} files -> {args.out_dir}", file=sys.stderr)
     return 0
 
 
@@ -109,6 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"songscope {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_analyze(sub)
+    _add_key(sub)
     return parser
 
 

@@ -19,6 +19,7 @@ from .audio.features import ANALYSIS_SR, Features, compute_features
 from .beats.dbn import DBNConfig
 from .beats.track import CLASSIC_DBN, track_beats
 from .errors import AudioError, InputError, SongscopeError
+from .key.api import estimate_key
 from .key.classic import estimate_key_classic
 from .library.inputs import expand_inputs, output_stems
 from .library.runner import Failure, default_jobs, run_batch
@@ -54,6 +55,8 @@ class AnalyzeOptions:
     """
 
     model: str = "classic"
+    key_model: str = "classic"
+    device: str | None = None
     meters: tuple[int, ...] = CLASSIC_DBN.beats_per_bar
     min_bpm: float = CLASSIC_DBN.min_bpm
     max_bpm: float = CLASSIC_DBN.max_bpm
@@ -72,7 +75,8 @@ class AnalyzeOptions:
         return replace(CLASSIC_DBN, beats_per_bar=tuple(self.meters), min_bpm=self.min_bpm, max_bpm=self.max_bpm)
 
 
-def check_model(model: str, device: str | None) -> None:
+def check_model(model: str, device: str | None, key_model: str = "classic") -> None:
+    """Fail early, once, on an unknown engine, device or unavailable key checkpoint."""
     if model in _ALLIN1_MODELS:
         raise InputError(f"model {model!r} (allin1's All-In-One network) is not available in this "
                          "songscope version; use -m classic")
@@ -80,6 +84,9 @@ def check_model(model: str, device: str | None) -> None:
         raise InputError(f"unknown model {model!r}; available: {', '.join(MODELS)}")
     if device is not None and device.split(":")[0] not in _DEVICES:
         raise InputError(f"unknown device {device!r}; use cpu, cuda or mps")
+    if key_model != "classic":
+        from .models.checkpoints import resolve_checkpoint
+        resolve_checkpoint(key_model)
 
 
 def _decode(path: Path) -> tuple[np.ndarray, float]:
@@ -97,7 +104,10 @@ def _analyze_signal(path: Path, mono: np.ndarray, duration: float,
     features = compute_features(mono, ANALYSIS_SR)
     track = track_beats(features, options.dbn())
     structure = segment_classic(features, track.beats, track.downbeats, duration)
-    key = estimate_key_classic(mono, ANALYSIS_SR)
+    if options.key_model == "classic":
+        key = estimate_key_classic(mono, ANALYSIS_SR)
+    else:
+        key = estimate_key(path, model=options.key_model, device=options.device)
     activations = None
     if options.include_activations:
         activations = {"beat": track.activations.sum(axis=1).astype(np.float32),
@@ -176,6 +186,7 @@ def analyze(
     sonify: bool | str | os.PathLike = False,
     model: str = "classic",
     device: str | None = None,
+    key_model: str = "classic",
     include_activations: bool = False,
     include_embeddings: bool = False,
     demix_dir: str | os.PathLike = "./demix",
@@ -206,6 +217,7 @@ def analyze(
         sonify: True (``./sonif``) or a folder: save ``<name>.sonif.wav`` click tracks.
         model: engine; ``"classic"`` needs no weights.
         device: ``cpu``/``cuda``/``mps``; the classic engine always runs on the CPU.
+        key_model: key engine: ``"classic"``, ``"stone12"``, ``"stone24"`` or a checkpoint path.
         include_activations: attach (and with out_dir write) frame activations.
         include_embeddings: the classic engine has none; a warning says so.
         demix_dir: where separated stems would go (the classic engine does not separate).
@@ -224,7 +236,7 @@ def analyze(
             returns the successful results only.
     """
     del demix_dir, overwrite  # accepted for allin1 compatibility; the classic engine does not demix
-    check_model(model, device)
+    check_model(model, device, key_model)
     if viz_format not in {"pdf", "png", "svg"}:
         raise InputError(f"unknown figure format {viz_format!r}; use pdf, png or svg")
     if errors not in {"raise", "skip"}:
@@ -235,7 +247,8 @@ def analyze(
         warnings.warn(f"engine {model!r} has no embeddings; nothing is written for them "
                       "(embeddings come with neural models)", stacklevel=2)
     options = AnalyzeOptions(
-        model=model, meters=tuple(int(m) for m in meters), min_bpm=float(min_bpm), max_bpm=float(max_bpm),
+        model=model, key_model=key_model, device=device, meters=tuple(int(m) for m in meters),
+        min_bpm=float(min_bpm), max_bpm=float(max_bpm),
         include_activations=include_activations, include_embeddings=include_embeddings,
         out_dir=Path(out_dir) if out_dir is not None else None,
         viz_dir=_output_dir(visualize, "./viz"), viz_format=viz_format,

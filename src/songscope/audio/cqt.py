@@ -19,11 +19,23 @@ import scipy.sparse
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy.fft import fft, rfft
 
-__all__ = ["CQTSpec", "cqt", "cqt_frequencies", "estimate_tuning", "tuned_chroma"]
+__all__ = ["ConstantQ", "CQTSpec", "cqt", "cqt_frequencies", "estimate_tuning", "tuned_chroma"]
+
+
+class ConstantQ:
+    """Mixin for CQT settings with ``filter_scale`` and ``bins_per_octave`` fields."""
+
+    filter_scale: float
+    bins_per_octave: int
+
+    @property
+    def q(self) -> float:
+        """Quality factor: centre frequency over bandwidth, ``filter_scale / (2^(1/B) - 1)``."""
+        return self.filter_scale / (2 ** (1.0 / self.bins_per_octave) - 1)
 
 
 @dataclass(frozen=True)
-class CQTSpec:
+class CQTSpec(ConstantQ):
     """CQT settings. Defaults: 36 bins per octave from C2 - 1/3 semitone over 5 octaves,
     at 5512 Hz with a 1024-sample hop (5.4 frames per second), enough for key and tuning."""
 
@@ -34,10 +46,6 @@ class CQTSpec:
     hop: int = 1024
     filter_scale: float = 1.0
     sparsity: float = 0.005
-
-    @property
-    def q(self) -> float:
-        return self.filter_scale / (2 ** (1.0 / self.bins_per_octave) - 1)
 
 
 def cqt_frequencies(spec: CQTSpec) -> np.ndarray:

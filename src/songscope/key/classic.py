@@ -42,9 +42,9 @@ class KeyEstimate:
         return self.key.split()[1]
 
     def to_dict(self) -> dict:
-        return {"key": self.key, "key_signature": self.key_signature,
+        return {"key": self.key, "key_signature": self.key_signature, "mode": self.mode,
                 "confidence": round(float(self.confidence), 4), "tuning": round(float(self.tuning), 4),
-                "method": self.method}
+                "model": "classic", "method": self.method}
 
 
 def chroma_key_scores(chroma: np.ndarray, profiles: tuple[str, ...] = DEFAULT_PROFILES) -> np.ndarray:
