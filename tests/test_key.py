@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 from songscope.audio.cqt import CQTSpec, cqt, cqt_frequencies, estimate_tuning
 from songscope.errors import AudioError, InputError
 from songscope.key import KEY_SIGNATURES, estimate_key_classic, key_signature, parse_key
+from songscope.key.classic import WEAK_CLARITY
 from songscope import estimate_key
 from songscope.synth import make_song, render_song
 
-from .conftest import KEY_DIR, SR, need
+from .conftest import KEY_DIR, SR, need, write_tone
 
 SPEC = CQTSpec()
 
@@ -96,3 +98,30 @@ def test_key_names_and_signatures():
 def test_estimate_key_rejects_silence():
     with pytest.raises(AudioError, match="silence"):
         estimate_key(np.zeros(SR * 2), SR)
+
+
+def test_key_clarity_flags_noise_but_not_music(song44):
+    noise = np.random.default_rng(0).standard_normal(SR * 10).astype(np.float32)
+    assert estimate_key(noise, SR).clarity < WEAK_CLARITY
+    assert estimate_key(song44[1]["mixture"], SR).clarity > 0.8
+
+
+def test_key_command_on_bad_inputs(cli, tmp_path, song_file):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_tone(folder / "tenth.wav", seconds=0.1)
+    write_tone(folder / "one_second.wav", seconds=1.0, freq=261.63)
+    sf.write(folder / "silence.wav", np.zeros(SR * 3), SR)
+    sf.write(folder / "noise.wav", np.random.default_rng(1).standard_normal(SR * 5) * 0.1, SR)
+    (folder / "notes.wav").write_text("not audio")
+    res = cli("key", folder, str(song_file), "--format", "csv")
+    assert res.code == 1 and "Traceback" not in res.err
+    assert "3 of 6 files failed" in res.err
+    assert "tenth.wav: too short (0.10 s)" in res.err
+    assert "silence.wav: digital silence" in res.err
+    assert "notes.wav: not an audio file" in res.err
+    assert "noise.wav: little tonal evidence" in res.err
+    rows = res.out.splitlines()
+    assert len(rows) == 4 and any(r.startswith(str(song_file)) for r in rows)
+    single = cli("key", folder / "tenth.wav")
+    assert single.code == 3 and single.err.count("\n") == 1

@@ -8,7 +8,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from songscope.errors import InputError  # noqa: E402
+from songscope.errors import AudioError, InputError  # noqa: E402
 from songscope.key.checkpoint import labels_from_reference_index, load_key_model, save_key_model  # noqa: E402
 from songscope.key.chromanet import ChromaNetConfig, KeyModel  # noqa: E402
 from songscope.key.hcqt import HarmonicCQT  # noqa: E402
@@ -148,3 +148,19 @@ def test_key_command_with_stone(cli, tmp_path):
     lines = out.read_text().splitlines()
     assert lines[0] == "path,key,key_signature,mode,confidence,model"
     assert ",C major,C major/A minor,major," in lines[1]
+
+
+def test_short_clips_are_repeated_to_the_network_minimum(tmp_path):
+    segs, starts = windows(np.arange(10, dtype=np.float32), 30, min_length=25)
+    assert segs.shape == (1, 1, 25) and list(segs[0, 0, 10:20]) == list(range(10))
+    torch.manual_seed(0)
+    model = KeyModel(ChromaNetConfig(num_classes=24, norm="global", channels=(2, 3, 4, 4, 3, 3, 3))).eval()
+    path = save_key_model(model, labels_from_reference_index(24, 12), tmp_path / "mine.pt")
+    t = np.arange(22050) / 22050
+    result = predict(model, labels_from_reference_index(24, 12), np.sin(2 * np.pi * 261.63 * t).astype(np.float32))
+    assert result.probabilities.shape == (24,) and abs(result.probabilities.sum() - 1) < 1e-5
+    from songscope import estimate_key
+    with pytest.raises(AudioError, match="too short"):
+        estimate_key(np.ones(2205, dtype=np.float32), 22050, model=str(path))
+    with pytest.raises(AudioError, match="digital silence"):
+        estimate_key(np.zeros(22050 * 4, dtype=np.float32), 22050, model=str(path))

@@ -120,21 +120,28 @@ def _run_key(args: argparse.Namespace) -> int:
 
     from .atomic import write_text
     from .key.api import estimate_key
+    from .key.classic import WEAK_CLARITY
     from .library.inputs import expand_inputs
     from .library.runner import run_batch
 
     if not 0.0 <= args.overlap < 1.0:
         raise InputError("--overlap must be in [0, 1)")
     files = expand_inputs(args.paths)
+    weak: list[str] = []
 
     def one(path: Path) -> dict:
         estimate = estimate_key(path, model=args.model, device=args.device, overlap=args.overlap)
+        if getattr(estimate, "clarity", 1.0) < WEAK_CLARITY:
+            weak.append(f"songscope: warning: {path}: little tonal evidence (key clarity {estimate.clarity:.2f}); "
+                        "the key is unreliable")
         row = estimate.to_dict(per_window=True) if args.per_window and hasattr(estimate, "window_labels") \
             else estimate.to_dict()
         return {"path": str(path), **row}
 
     rows, failures = run_batch(one, files, jobs=1, progress=len(files) > 1, desc="key")
     rows = [r for r in rows if r is not None]
+    for line in weak:
+        print(line, file=sys.stderr)
     if args.format == "json":
         text = json.dumps(rows if len(files) > 1 else (rows[0] if rows else []), indent=2, ensure_ascii=False) + "\n"
     else:
@@ -150,6 +157,40 @@ def _run_key(args: argparse.Namespace) -> int:
         else:
             sys.stdout.write(text)
     return _report_failures(failures, len(files))
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train", help="train a model from a config file",
+                       description="Train a model family through songscope's shared training loop.")
+    p.add_argument("family", choices=("key",), help="model family")
+    p.add_argument("--config", type=Path, required=True, help="TOML or JSON config (see configs/)")
+    p.add_argument("--out-dir", type=Path, default=None, help="run folder (overrides the config)")
+    p.add_argument("--steps", type=int, default=None, help="optimisation steps (overrides the config)")
+    p.add_argument("-d", "--device", default=None, help="cpu, cuda or mps (default: the config, else best available)")
+    p.add_argument("--restart", action="store_true", help="ignore last.pt in the run folder and start afresh")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=_run_train)
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from .key.training import KeyTrainConfig, train_key_model
+
+    if not args.config.is_file():
+        raise InputError(f"{args.config}: no such config file")
+    config = KeyTrainConfig.load(args.config)
+    if args.out_dir is not None:
+        config.train.out_dir = str(args.out_dir)
+    if args.steps is not None:
+        if args.steps < 1:
+            raise InputError("--steps must be at least 1")
+        config.train.steps = args.steps
+    if args.device is not None:
+        config.train.device = args.device
+    config.train.resume = not args.restart
+    result, model_path = train_key_model(config, progress=not args.quiet)
+    print(f"trained {result.step} steps (best validation loss {result.best_loss:.4f} at step {result.best_step}"
+          f"{', stopped early' if result.stopped_early else ''}); model: {model_path}")
+    return 0
 
 
 def _report_failures(failures, total: int) -> int:
@@ -172,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_analyze(sub)
     _add_key(sub)
+    _add_train(sub)
     return parser
 
 

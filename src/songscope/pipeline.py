@@ -14,11 +14,11 @@ from typing import Sequence
 import numpy as np
 
 from .atomic import atomic_path
-from .audio.decode import load_mono
+from .audio.decode import MIN_DURATION, load_mono, require_music
 from .audio.features import ANALYSIS_SR, Features, compute_features
 from .beats.dbn import DBNConfig
 from .beats.track import CLASSIC_DBN, track_beats
-from .errors import AudioError, InputError, SongscopeError
+from .errors import InputError, SongscopeError
 from .key.api import estimate_key
 from .key.classic import estimate_key_classic
 from .library.inputs import expand_inputs, output_stems
@@ -28,9 +28,6 @@ from .structure.classic import segment_classic
 
 __all__ = ["AnalyzeOptions", "BatchError", "MIN_DURATION", "MODELS", "analyze", "analyze_file",
            "check_model", "run_analysis"]
-
-#: Shortest input analyze accepts, in seconds (a couple of beats at slow tempi).
-MIN_DURATION = 1.0
 
 #: Engines analyze can run. allin1's model names are recognised to give a clear message.
 MODELS = ("classic",)
@@ -91,12 +88,7 @@ def check_model(model: str, device: str | None, key_model: str = "classic") -> N
 
 def _decode(path: Path) -> tuple[np.ndarray, float]:
     mono, meta = load_mono(path, ANALYSIS_SR)
-    duration = len(mono) / ANALYSIS_SR
-    if duration < MIN_DURATION:
-        raise AudioError(f"{path}: too short ({duration:.2f} s); analyze needs at least {MIN_DURATION:.1f} s")
-    if not np.any(mono):
-        raise AudioError(f"{path}: digital silence, nothing to analyze")
-    return mono, duration
+    return mono, require_music(mono, ANALYSIS_SR, "analyze", path)
 
 
 def _analyze_signal(path: Path, mono: np.ndarray, duration: float,

@@ -19,7 +19,23 @@ import soxr
 
 from ..errors import AudioError, InputError
 
-__all__ = ["AudioInfo", "info", "load", "load_mono", "iter_blocks"]
+__all__ = ["AudioInfo", "MIN_DURATION", "info", "load", "load_mono", "iter_blocks", "require_music"]
+
+#: Shortest input analysis accepts, in seconds (a couple of beats at slow tempi).
+MIN_DURATION = 1.0
+
+
+def require_music(samples: np.ndarray, sample_rate: float, task: str, name: object = None) -> float:
+    """Duration (s) of ``samples`` (..., N); AudioError if shorter than :data:`MIN_DURATION`
+    or digital silence. ``task`` names the job in the message ("analyze", "key estimation"),
+    ``name`` (e.g. the path) prefixes it."""
+    where = f"{name}: " if name is not None else ""
+    duration = samples.shape[-1] / sample_rate
+    if duration < MIN_DURATION:
+        raise AudioError(f"{where}too short ({duration:.2f} s); {task} needs at least {MIN_DURATION:.1f} s")
+    if not np.any(samples):
+        raise AudioError(f"{where}digital silence, nothing for {task}")
+    return duration
 
 _BLOCK_FRAMES = 1 << 18  # frames per decoded block when streaming
 

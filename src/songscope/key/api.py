@@ -7,10 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..audio.decode import load_mono
+from ..audio.decode import load_mono, require_music
 from ..audio.features import ANALYSIS_SR
 from ..errors import AudioError, InputError
-from .classic import DEFAULT_PROFILES, KeyEstimate, estimate_key_classic
+from .classic import DEFAULT_PROFILES, estimate_key_classic
 
 __all__ = ["estimate_key", "select_device"]
 
@@ -68,7 +68,9 @@ def estimate_key(audio: str | Path | np.ndarray, sample_rate: int | None = None,
         except ImportError:
             raise InputError(f"model {model!r} needs PyTorch: pip install 'songscope[neural]'") from None
         net, labels = _cached_model(str(model), select_device(device))
-        track = prepare_track(audio, sample_rate, net.config.hcqt.sample_rate)
+        rate = net.config.hcqt.sample_rate
+        track = prepare_track(audio, sample_rate, rate)
+        require_music(track, rate, "key estimation", audio if isinstance(audio, (str, Path)) else None)
         return predict(net, labels, track, overlap=overlap, name=str(model))
     if isinstance(audio, (str, Path)):
         mono, _ = load_mono(audio, ANALYSIS_SR)
@@ -76,6 +78,5 @@ def estimate_key(audio: str | Path | np.ndarray, sample_rate: int | None = None,
     else:
         data = np.asarray(audio, dtype=np.float32)
         mono = data.mean(axis=0) if data.ndim == 2 else data
-    if not np.any(mono):
-        raise AudioError("estimate_key: the audio is digital silence")
+    require_music(mono, sample_rate, "key estimation", audio if isinstance(audio, (str, Path)) else None)
     return estimate_key_classic(mono, int(sample_rate), profiles)

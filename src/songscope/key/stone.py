@@ -75,15 +75,20 @@ def prepare_track(audio: str | Path | np.ndarray, sample_rate: int | None = None
     track = np.asarray(data, dtype=np.float32).mean(axis=0)
     peak = float(np.max(np.abs(track))) if track.size else 0.0
     if peak == 0.0:
-        raise AudioError("the audio is digital silence; no key to estimate")
+        where = f"{audio}: " if isinstance(audio, (str, Path)) else ""
+        raise AudioError(f"{where}digital silence, nothing for key estimation")
     return track / np.float32(peak)
 
 
-def windows(track: np.ndarray, length: int, overlap: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+def windows(track: np.ndarray, length: int, overlap: float = 0.0,
+            min_length: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Analysis windows (n, 1, length) and their starts (samples); the remainder is dropped,
-    a track shorter than one window is one shorter window (as STONE does)."""
+    a track shorter than one window is one shorter window (as STONE does), and a track
+    shorter than ``min_length`` is first repeated end to end up to that length."""
     if not 0.0 <= overlap < 1.0:
         raise ValueError("overlap must be in [0, 1)")
+    if len(track) < min_length:
+        track = np.resize(track, min_length)
     if len(track) <= length:
         return track[None, None, :], np.zeros(1, dtype=np.int64)
     hop = max(1, int(round(length * (1.0 - overlap))))
@@ -91,12 +96,18 @@ def windows(track: np.ndarray, length: int, overlap: float = 0.0) -> tuple[np.nd
     return np.stack([track[s:s + length] for s in starts])[:, None, :], starts
 
 
+MIN_WINDOW_SECONDS = 3.0
+"""Shortest input the ChromaNet's time pooling accepts (with 15 s windows and the default
+front end, 2.5 s fails); shorter clips are repeated up to it."""
+
+
 @torch.no_grad()
 def window_probabilities(model: KeyModel, track: np.ndarray, overlap: float = 0.0,
                          batch: int = 8) -> tuple[np.ndarray, np.ndarray]:
     """Softmax outputs per window, (n, K), and window starts in seconds, (n,)."""
     sr = model.config.hcqt.sample_rate
-    segs, starts = windows(track, int(round(model.config.segment_seconds * sr)), overlap)
+    segs, starts = windows(track, int(round(model.config.segment_seconds * sr)), overlap,
+                           int(MIN_WINDOW_SECONDS * sr))
     device = next(model.parameters()).device
     probs = []
     for i in range(0, len(segs), batch):

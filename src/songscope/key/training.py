@@ -1,0 +1,269 @@
+"""Training ChromaNet the STONE way, through the shared loop.
+
+Data: a folder of audio (labels not needed) and, optionally, a CSV of ``path,key`` rows
+(paths relative to the CSV or absolute; keys like ``F# minor``). Every step draws random
+crops: two per track, from different places, seen through CQT windows shifted by random
+offsets of 0 .. ``max_shift`` bins, which transposes them by whole semitones for free.
+
+Modes:
+- ``selfsupervised``: 12 outputs, CPSD loss between the two crops (STONE);
+- ``supervised``: 24 outputs, cross-entropy on labelled tracks (the target follows the shift);
+- ``mixed``: 24 outputs, alternating self-supervised and supervised steps (24-STONE).
+
+Self-supervised models learn the key signatures up to a rotation; the output map is
+calibrated automatically on a C-major reference (a song songscope synthesises, or the
+user's own recording), as STONE's README does by hand.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..errors import InputError
+from ..library.inputs import expand_inputs
+from ..train.loop import TrainConfig, TrainResult, train_loop
+from .chromanet import ChromaNetConfig, KeyModel
+from .checkpoint import labels_from_reference_index, save_key_model
+from .labels import key_name, key_signature, parse_key
+from .losses import cpsd_loss, key_signature_profile, supervised_key_loss
+from .stone import MIN_WINDOW_SECONDS, prepare_track, window_probabilities
+
+__all__ = ["KeyTrainConfig", "KeyData", "canonical_labels", "train_key_model", "synthetic_reference"]
+
+MODES = ("selfsupervised", "supervised", "mixed")
+
+
+def canonical_labels() -> tuple[str, ...]:
+    """Output map of songscope-trained 24-class models: class i of the major block is the key
+    on A + i semitones (CQT bin 0 is A0), class i of the minor block its relative minor."""
+    return tuple(key_name((6 + i) % 12, True) for i in range(12)) + tuple(key_name((9 + i) % 12, False)
+                                                                          for i in range(12))
+
+
+@dataclass
+class KeyTrainConfig:
+    """What to train on and how (``train`` holds the shared optimisation settings)."""
+
+    data: str
+    labels: str | None = None
+    validation: str | None = None
+    mode: str = "selfsupervised"
+    crop_seconds: float = 15.0
+    batch_size: int = 8
+    max_shift: int = 12
+    circle: int = 7
+    channels: tuple[int, ...] = (2, 3, 40, 40, 30, 10, 3)
+    kernels: tuple[int, ...] = (7, 7, 7, 7, 7, 5, 5)
+    reference: str | None = None
+    reference_key: str = "C major"
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise InputError(f"mode must be one of {', '.join(MODES)}")
+        if self.mode != "selfsupervised" and not self.labels:
+            raise InputError(f"mode {self.mode!r} needs a labels CSV")
+        if self.crop_seconds < MIN_WINDOW_SECONDS:
+            raise InputError(f"crop_seconds must be at least {MIN_WINDOW_SECONDS:g} (the network's time pooling)")
+        if not 0 <= self.max_shift <= 15:
+            raise InputError("max_shift must be between 0 and 15 bins (the front end computes 15 spare bins)")
+        self.channels, self.kernels = tuple(self.channels), tuple(self.kernels)
+
+    @classmethod
+    def load(cls, path: str | Path) -> "KeyTrainConfig":
+        """Read a JSON or TOML config file; its ``[train]`` table feeds :class:`TrainConfig`.
+        Relative paths in the file are relative to the file's folder."""
+        path = Path(path)
+        text = path.read_text(encoding="utf-8")
+        if path.suffix == ".toml":
+            try:
+                import tomllib
+            except ImportError:  # Python 3.10
+                import tomli as tomllib
+            data = tomllib.loads(text)
+        else:
+            data = json.loads(text)
+        train = dict(data.get("train", {}))
+        base = path.resolve().parent
+        for name in ("data", "labels", "validation", "reference"):
+            if data.get(name):
+                data[name] = str((base / data[name]).resolve())
+        if "out_dir" in train:
+            train["out_dir"] = str((base / train["out_dir"]).resolve())
+        data["train"] = TrainConfig.from_dict(train)
+        try:
+            return cls(**data)
+        except TypeError as exc:
+            raise InputError(f"{path}: {exc}") from None
+
+    @property
+    def num_classes(self) -> int:
+        return 12 if self.mode == "selfsupervised" else 24
+
+
+def _read_labels(csv_path: Path) -> dict[Path, tuple[int, bool]]:
+    out = {}
+    with open(csv_path, newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            if "path" not in row or "key" not in row:
+                raise InputError(f"{csv_path}: needs 'path' and 'key' columns")
+            path = Path(row["path"])
+            path = path if path.is_absolute() else csv_path.parent / path
+            out[path.resolve()] = parse_key(row["key"])
+    if not out:
+        raise InputError(f"{csv_path}: no labelled rows")
+    return out
+
+
+class KeyData:
+    """Tracks held in memory (mono, 22.05 kHz, peak-normalised) with optional keys, and the
+    deterministic crop sampler: ``batch(step)`` depends only on (seed, step)."""
+
+    def __init__(self, folder: str | Path, labels: dict[Path, tuple[int, bool]] | None, crop: int,
+                 batch_size: int, max_shift: int, seed: int, sample_rate: int = 22050):
+        files = expand_inputs([folder])
+        self.tracks, self.keys, self.names = [], [], []
+        for f in files:
+            track = prepare_track(f, target_rate=sample_rate)
+            if len(track) < crop:
+                continue
+            self.tracks.append(track)
+            self.keys.append((labels or {}).get(f.resolve()))
+            self.names.append(f)
+        if not self.tracks:
+            raise InputError(f"{folder}: no track as long as a training crop ({crop / sample_rate:.1f} s)")
+        self.crop, self.batch_size, self.max_shift, self.seed = crop, batch_size, max_shift, seed
+        self.labelled = [i for i, k in enumerate(self.keys) if k is not None]
+
+    def batch(self, step: int, labelled: bool = False) -> dict[str, Any]:
+        rng = np.random.default_rng([self.seed, step])
+        pool = self.labelled if labelled else range(len(self.tracks))
+        if labelled and not self.labelled:
+            raise InputError("no labelled track in the training data")
+        idx = rng.choice(list(pool), size=self.batch_size)
+        crops = []
+        for _ in range(2):
+            starts = [int(rng.integers(0, len(self.tracks[i]) - self.crop + 1)) for i in idx]
+            crops.append(np.stack([self.tracks[i][s:s + self.crop] for i, s in zip(idx, starts)])[:, None])
+        offsets = rng.integers(0, self.max_shift + 1, size=(2, self.batch_size))
+        out = {"a": torch.from_numpy(crops[0]), "b": torch.from_numpy(crops[1]),
+               "offset_a": torch.from_numpy(offsets[0]), "offset_b": torch.from_numpy(offsets[1])}
+        if labelled:
+            tonic = torch.tensor([self.keys[i][0] for i in idx])
+            minor = torch.tensor([self.keys[i][1] for i in idx])
+            out["tonic"], out["minor"] = tonic, minor
+        return out
+
+
+def _logits(model: KeyModel, audio: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+    """Logits of crops seen through per-example CQT offsets."""
+    spec = model.hcqt(audio)
+    n = model.config.n_bins
+    x = torch.stack([spec[i, :, int(o):int(o) + n] for i, o in enumerate(offsets)])
+    return model.chromanet(x)
+
+
+def _targets(tonic: torch.Tensor, minor: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+    """Indices in :func:`canonical_labels` order of keys seen ``offsets`` semitones lower."""
+    major_class = (tonic + minor.long() * 3 - 9 - offsets) % 12
+    return torch.where(minor, major_class, major_class + 12)
+
+
+def _step_losses(model: KeyModel, batch: dict[str, Any], circle: int, labelled: bool):
+    """Loss of one batch: cross-entropy on labelled crops, else CPSD between the two crops."""
+    device = next(model.parameters()).device
+    a, b = batch["a"].to(device), batch["b"].to(device)
+    oa, ob = batch["offset_a"].to(device), batch["offset_b"].to(device)
+    if labelled:
+        logits = _logits(model, a, oa)
+        target = _targets(batch["tonic"].to(device), batch["minor"].to(device), oa)
+        ce = supervised_key_loss(logits, target, model.config.temperature)
+        return ce, {"ce": ce.item(), "acc": (logits.argmax(1) == target).float().mean().item()}
+    la, lb = _logits(model, a, oa), _logits(model, b, ob)
+    t = model.config.temperature
+    pa = key_signature_profile(torch.softmax(la / t, dim=1))
+    pb = key_signature_profile(torch.softmax(lb / t, dim=1))
+    # offset o shows a crop o semitones lower, so b sounds (oa - ob) semitones above a
+    cpsd = cpsd_loss(pa, pb, (oa - ob).float(), circle)
+    return cpsd, {"cpsd": cpsd.item()}
+
+
+def synthetic_reference(key: str = "C major", sample_rate: int = 22050) -> np.ndarray:
+    """A 30-second synthetic recording in ``key`` for calibration (songscope's own synth)."""
+    from ..synth import make_song, render_song
+
+    tonic, minor = parse_key(key)
+    song = make_song(seed=1234, tempo=100.0, tonic=tonic, minor=minor,
+                     form=(("verse", 4), ("chorus", 4), ("verse", 4)))
+    return render_song(song, sample_rate, seed=1234)["mixture"]
+
+
+def train_key_model(config: KeyTrainConfig, progress: bool = True) -> tuple[TrainResult, Path]:
+    """Train a ChromaNet; returns the loop's result and the path of the calibrated model
+    (``<out_dir>/key_model.pt``, loadable with ``songscope key -m PATH``)."""
+    tc = config.train
+    from .api import select_device
+
+    device = select_device(tc.device)
+    sr = 22050
+    crop = int(round(config.crop_seconds * sr))
+    labels = _read_labels(Path(config.labels)) if config.labels else None
+    data = KeyData(config.data, labels, crop, config.batch_size, config.max_shift, tc.seed, sr)
+    val = KeyData(config.validation, labels, crop, config.batch_size, config.max_shift, tc.seed + 1, sr) \
+        if config.validation else None
+    net_config = ChromaNetConfig(channels=config.channels, kernels=config.kernels, num_classes=config.num_classes,
+                                 norm="frame" if config.num_classes == 12 else "global",
+                                 segment_seconds=config.crop_seconds)
+    torch.manual_seed(tc.seed)
+    model = KeyModel(net_config).to(device)
+    reference = prepare_track(config.reference) if config.reference else synthetic_reference(config.reference_key, sr)
+
+    def batch(step: int) -> dict[str, Any]:
+        labelled = config.mode == "supervised" or (config.mode == "mixed" and step % 2 == 1)
+        return {**data.batch(step, labelled), "labelled": labelled}
+
+    def loss(m: KeyModel, b: dict[str, Any]):
+        return _step_losses(m, b, config.circle, b["labelled"])
+
+    def current_labels(m: KeyModel) -> tuple[str, ...]:
+        if config.num_classes == 24:
+            return canonical_labels()
+        probs, _ = window_probabilities(m, reference)
+        return labels_from_reference_index(12, int(probs.mean(axis=0).argmax()), config.reference_key)
+
+    def validate(m: KeyModel) -> dict[str, float]:
+        source = val or data
+        values = []
+        for i in range(4):  # fixed batches: the same every validation
+            labelled = config.mode == "supervised"
+            values.append(_step_losses(m, source.batch(10 ** 6 + i, labelled), config.circle, labelled)[0].item())
+        metrics = {"loss": float(np.mean(values))}
+        keyed = [i for i, k in enumerate(source.keys) if k is not None]
+        if keyed:
+            table = current_labels(m)
+            hits = 0
+            for i in keyed:
+                probs, _ = window_probabilities(m, source.tracks[i])
+                label = table[int(probs.mean(axis=0).argmax())]
+                truth = key_signature(*source.keys[i])
+                hits += (label if config.num_classes == 12 else key_signature(*parse_key(label))) == truth
+            metrics["key_signature_acc"] = hits / len(keyed)
+        return metrics
+
+    def extra() -> dict[str, Any]:
+        return {"net_config": net_config.to_dict(), "key_train_config": {**asdict(config), "train": asdict(tc)}}
+
+    result = train_loop(model, batch, loss, validate, tc, extra_state=extra, progress=progress)
+    best = torch.load(result.best_checkpoint, map_location=device, weights_only=False)
+    model.load_state_dict(best["model"])
+    model.eval()
+    out = save_key_model(model, current_labels(model), Path(tc.out_dir) / "key_model.pt",
+                         extra={"best_step": result.best_step, "best_val_loss": result.best_loss})
+    return result, out
