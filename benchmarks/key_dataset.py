@@ -1,5 +1,7 @@
 """Render a seeded synthetic key dataset: train/ and val/ folders of songs in random keys
-(major and minor, 80-140 BPM, 3/4 and 4/4) with ``labels.csv`` (path,key) beside them.
+(major and minor, 80-140 BPM, 3/4 and 4/4) with ``labels.csv`` (path,key) beside them, and
+``labels_semi.csv``, which keeps the labels of every fourth training song (and of val/, for
+measuring), for semi-supervised (24-STONE) training.
 
     python benchmarks/key_dataset.py OUT_DIR [--train 80] [--val 20] [--seed 0]
 """
@@ -29,6 +31,8 @@ def render_dataset(out: Path, train: int = 80, val: int = 20, seed: int = 0) -> 
             rows.append(f"{name},{song.key}")
     labels = out / "labels.csv"
     labels.write_text("\n".join(rows) + "\n")
+    semi = [row for i, row in enumerate(rows) if not row.startswith("train/") or (i - 1) % 4 == 0]
+    (out / "labels_semi.csv").write_text("\n".join(semi) + "\n")
     return labels
 
 
