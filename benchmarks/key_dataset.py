@@ -26,7 +26,7 @@ def render_dataset(out: Path, train: int = 80, val: int = 20, seed: int = 0) -> 
             song_seed = seed * 1000003 + base + i
             song = make_song(seed=song_seed, beats_per_bar=3 if i % 4 == 3 else 4, form=FORM)
             mix = render_song(song, 22050, seed=song_seed)["mixture"]
-            name = f"{split}/song{i:04d}.flac"
+            name = f"{split}/{split}{i:04d}.flac"  # unique names: evaluation pairs files by name
             save_audio(out / name, mix, 22050)
             rows.append(f"{name},{song.key}")
     labels = out / "labels.csv"

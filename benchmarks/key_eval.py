@@ -42,22 +42,14 @@ def shared_set() -> list[tuple[Path, str]]:
     return [(folder / name, key) for name, key in SHARED_KEYS.items() if (folder / name).exists()]
 
 
-def score(rows: list[dict]) -> dict:
-    """Mean metrics of per-track rows."""
-    out = {"tracks": len(rows), "key_signature_acc": sum(r["signature_ok"] for r in rows) / len(rows)}
-    if all(r["weighted"] is not None for r in rows):
-        out["weighted"] = sum(r["weighted"] for r in rows) / len(rows)
-        out["exact"] = sum(r["weighted"] == 1.0 for r in rows) / len(rows)
-    return out
-
-
 def evaluate(engine: str, tracks: list[tuple[Path, str]]) -> tuple[dict, list[dict], float, float]:
-    """Per-track rows, their summary, audio seconds and wall seconds for one engine."""
-    import mir_eval
+    """Mean metrics, per-track rows, audio seconds and wall seconds of one engine on a set."""
+    import math
+
     import soundfile as sf
 
+    from songscope.evaluate import key_metrics
     from songscope.key.api import estimate_key
-    from songscope.key.labels import key_signature, parse_key
 
     if engine != "classic":
         estimate_key(tracks[0][0], model=engine, device="cpu")  # load (and cache) the model: not timed
@@ -67,10 +59,18 @@ def evaluate(engine: str, tracks: list[tuple[Path, str]]) -> tuple[dict, list[di
         start = time.perf_counter()
         estimate = estimate_key(path, model=engine, device="cpu")
         wall += time.perf_counter() - start
-        weighted = mir_eval.key.weighted_score(truth, estimate.key) if estimate.key else None
         rows.append({"path": path.name, "truth": truth, "estimate": estimate.key or estimate.key_signature,
-                     "weighted": weighted, "signature_ok": estimate.key_signature == key_signature(*parse_key(truth))})
-    return score(rows), rows, audio_s, wall
+                     **key_metrics(truth, estimate.key or estimate.key_signature)})
+    summary = {"tracks": len(rows)}
+    for metric in ("weighted", "exact", "key_signature"):
+        values = [r[metric] for r in rows if not math.isnan(r[metric])]
+        if values:
+            summary[metric] = round(sum(values) / len(values), 4)
+    for r in rows:
+        for metric in ("weighted", "exact"):
+            if math.isnan(r[metric]):
+                r[metric] = None
+    return summary, rows, audio_s, wall
 
 
 def main() -> None:

@@ -193,6 +193,41 @@ def _run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_evaluate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate", help="score estimates against references (mir_eval metrics)",
+                       description="Pair references and estimates by track name and print the field's metrics. "
+                                   "Files: .jams, .beats/.txt, songscope/allin1 result .json, path,key .csv.")
+    p.add_argument("task", choices=("beats", "structure", "key"), help="what to evaluate")
+    p.add_argument("references", type=Path, help="reference file or folder")
+    p.add_argument("estimates", type=Path, help="estimate file or folder")
+    p.add_argument("--per-track", action="store_true", help="one row per track")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(run=_run_evaluate)
+
+
+def _run_evaluate(args: argparse.Namespace) -> int:
+    import json
+
+    from .evaluate import evaluate
+
+    result = evaluate(args.task, args.references, args.estimates)
+    report = result.to_dict(per_track=args.per_track)
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    metrics = list(report["mean"])
+    rows = list(report.get("per_track", {}).items()) + [(f"mean ({report['tracks']} tracks)", report["mean"])]
+    width = max(len(name) for name, _ in rows)
+    print(f"{'track':<{width}}  " + "  ".join(f"{m:>14}" for m in metrics))
+    for name, row in rows:
+        cells = ("-" if row.get(m) is None else f"{row[m]:.4f}" for m in metrics)
+        print(f"{name:<{width}}  " + "  ".join(f"{c:>14}" for c in cells))
+    for side, names in report.get("unmatched", {}).items():
+        if names:
+            print(f"songscope: warning: {len(names)} {side} without a partner, e.g. {names[0]}", file=sys.stderr)
+    return 0
+
+
 def _report_failures(failures, total: int) -> int:
     """Print failures on stderr; the exit status of the batch."""
     if total == 1 and failures:
@@ -214,6 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_analyze(sub)
     _add_key(sub)
     _add_train(sub)
+    _add_evaluate(sub)
     return parser
 
 

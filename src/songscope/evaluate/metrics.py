@@ -1,0 +1,153 @@
+"""The field's standard metrics, computed with mir_eval, one function per task.
+
+Every function takes a reference and an estimate and returns a flat dict of floats, so that
+per-track rows can be averaged and printed the same way for every task.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Sequence
+
+import numpy as np
+
+from ..errors import InputError
+from ..key.labels import key_name, key_signature, parse_key
+from ..structure.labels import HARMONIX_LABELS
+
+__all__ = ["beat_metrics", "tempo_metrics", "structure_metrics", "key_metrics", "cover_metrics"]
+
+
+def _mir_eval():
+    try:
+        import mir_eval
+    except ImportError:
+        raise InputError("evaluation needs mir_eval: pip install 'songscope[eval]'") from None
+    return mir_eval
+
+
+def beat_metrics(reference: np.ndarray, estimate: np.ndarray, reference_downbeats: np.ndarray | None = None,
+                 estimate_downbeats: np.ndarray | None = None, trim: bool = False) -> dict[str, float]:
+    """Beat F-measure (70 ms window), CMLt and AMLt; downbeat F-measure when both downbeat
+    lists are given.
+
+    Args:
+        reference, estimate: beat times (s), (N,) and (M,).
+        reference_downbeats, estimate_downbeats: downbeat times (s).
+        trim: drop beats in the first 5 s (mir_eval's convention for full songs; off for
+            short excerpts).
+    """
+    mir_eval = _mir_eval()
+
+    def prepare(times):
+        times = np.sort(np.asarray(times, dtype=float))
+        return mir_eval.beat.trim_beats(times) if trim else times
+
+    ref, est = prepare(reference), prepare(estimate)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        out = {"F": mir_eval.beat.f_measure(ref, est)}
+        _, out["CMLt"], _, out["AMLt"] = mir_eval.beat.continuity(ref, est)
+        if reference_downbeats is not None and estimate_downbeats is not None:
+            out["downbeat_F"] = mir_eval.beat.f_measure(prepare(reference_downbeats), prepare(estimate_downbeats))
+    return {k: float(v) for k, v in out.items()}
+
+
+def tempo_metrics(reference_bpm: float, estimate_bpm: float, tolerance: float = 0.04) -> dict[str, float]:
+    """Tempo accuracy: Acc1 (within ``tolerance`` of the reference) and Acc2 (also at 2, 3,
+    1/2 or 1/3 of it), as 0/1 per track."""
+    if reference_bpm <= 0:
+        raise InputError("reference tempo must be positive")
+    if estimate_bpm is None or estimate_bpm <= 0:
+        return {"Acc1": 0.0, "Acc2": 0.0}
+    ok = [abs(estimate_bpm - f * reference_bpm) <= tolerance * f * reference_bpm for f in (1, 2, 3, 1 / 2, 1 / 3)]
+    return {"Acc1": float(ok[0]), "Acc2": float(any(ok))}
+
+
+def _frame_labels(intervals: np.ndarray, labels: Sequence[str], times: np.ndarray) -> list[str]:
+    out = []
+    for t in times:
+        hit = np.nonzero((intervals[:, 0] <= t) & (t < intervals[:, 1]))[0]
+        out.append(labels[hit[0]] if len(hit) else "end")
+    return out
+
+
+def structure_metrics(reference_intervals: np.ndarray, reference_labels: Sequence[str],
+                      estimate_intervals: np.ndarray, estimate_labels: Sequence[str],
+                      frame_size: float = 0.1) -> dict[str, float]:
+    """Boundary hit rates (HR.5F, HR3F), pairwise frame clustering F (PWF), normalised
+    conditional entropy F (Sf), and frame-level accuracy of functional labels.
+
+    Args:
+        reference_intervals, estimate_intervals: (n, 2) section start/end times (s).
+        reference_labels, estimate_labels: one label per section; label accuracy compares
+            them as functions (lower case, HARMONIX_LABELS), the other metrics only as groups.
+        frame_size: frame hop (s) of the frame-based metrics.
+    """
+    mir_eval = _mir_eval()
+    ref_i, est_i = np.asarray(reference_intervals, float), np.asarray(estimate_intervals, float)
+    if ref_i.size == 0 or est_i.size == 0:
+        raise InputError("structure evaluation needs at least one section on both sides")
+    ref_l, est_l = [str(x).lower() for x in reference_labels], [str(x).lower() for x in estimate_labels]
+    end = ref_i[-1, 1]
+    est_i, est_l = mir_eval.util.adjust_intervals(est_i, est_l, t_min=0.0, t_max=end)
+    ref_i, ref_l = mir_eval.util.adjust_intervals(ref_i, ref_l, t_min=0.0, t_max=end)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _, _, hr05 = mir_eval.segment.detection(ref_i, est_i, window=0.5, trim=True)
+        _, _, hr3 = mir_eval.segment.detection(ref_i, est_i, window=3.0, trim=True)
+        _, _, pwf = mir_eval.segment.pairwise(ref_i, ref_l, est_i, est_l, frame_size=frame_size)
+        _, _, sf = mir_eval.segment.nce(ref_i, ref_l, est_i, est_l, frame_size=frame_size)
+    times = np.arange(0.0, end, frame_size)
+    known = set(HARMONIX_LABELS)
+    ref_frames, est_frames = _frame_labels(ref_i, ref_l, times), _frame_labels(est_i, est_l, times)
+    scored = [(r, e) for r, e in zip(ref_frames, est_frames) if r in known]
+    accuracy = float(np.mean([r == e for r, e in scored])) if scored else float("nan")
+    return {"HR.5F": float(hr05), "HR3F": float(hr3), "PWF": float(pwf), "Sf": float(sf),
+            "label_accuracy": accuracy}
+
+
+def key_metrics(reference: str, estimate: str) -> dict[str, float]:
+    """mir_eval's weighted key score (1 exact, 0.5 fifth, 0.3 relative, 0.2 parallel), exact
+    accuracy and 12-class key-signature accuracy (relative major/minor counted as one).
+    An estimate may be a key signature only (``"C major/A minor"``): then only the last
+    applies and the others are NaN."""
+    mir_eval = _mir_eval()
+    ref = key_name(*parse_key(reference))
+    if "/" in estimate:
+        signature_ok = estimate.strip() == key_signature(*parse_key(ref))
+        return {"weighted": float("nan"), "exact": float("nan"), "key_signature": float(signature_ok)}
+    est = key_name(*parse_key(estimate))
+    return {"weighted": float(mir_eval.key.weighted_score(ref, est)), "exact": float(ref == est),
+            "key_signature": float(key_signature(*parse_key(ref)) == key_signature(*parse_key(est)))}
+
+
+def cover_metrics(distances: np.ndarray, works: Sequence[str], k: int = 10) -> dict[str, float]:
+    """Cover-song identification: every track queries all others.
+
+    Args:
+        distances: (n, n) query-by-candidate distances (smaller = more similar).
+        works: work id of every track; tracks of the same work are the relevant answers.
+        k: cut-off of precision at k.
+
+    Returns:
+        mAP (mean average precision), MR1 (mean rank of the first correct answer, 1 = best)
+        and P@k, over the queries that have at least one other version.
+    """
+    d = np.asarray(distances, dtype=float)
+    works = np.asarray(works)
+    if d.ndim != 2 or d.shape[0] != d.shape[1] or d.shape[0] != len(works):
+        raise InputError("distances must be an n x n matrix with one work id per track")
+    aps, first, precision = [], [], []
+    for q in range(len(works)):
+        order = [c for c in np.argsort(d[q], kind="stable") if c != q]
+        relevant = works[order] == works[q]
+        if not relevant.any():
+            continue
+        ranks = np.nonzero(relevant)[0] + 1
+        aps.append(float(np.mean(np.arange(1, len(ranks) + 1) / ranks)))
+        first.append(float(ranks[0]))
+        precision.append(float(relevant[:k].sum() / k))
+    if not aps:
+        raise InputError("no work has two versions: nothing to evaluate")
+    return {"mAP": float(np.mean(aps)), "MR1": float(np.mean(first)), f"P@{k}": float(np.mean(precision))}

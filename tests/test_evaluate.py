@@ -1,0 +1,152 @@
+"""songscope evaluate: metric wrappers on hand-made cases with known answers, annotation
+readers (JAMS, .beats, result JSON, key CSV), and the command on good and bad inputs."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("mir_eval")
+
+from songscope.errors import InputError  # noqa: E402
+from songscope.evaluate import (beat_metrics, cover_metrics, evaluate, key_metrics, read_annotations,  # noqa: E402
+                                structure_metrics, tempo_metrics, track_name)
+from songscope.result import AnalysisResult, Segment, save_jams, save_result  # noqa: E402
+
+BEATS = np.arange(1.0, 31.0, 0.5)  # 120 BPM for 30 s
+
+
+def test_beat_metrics_known_values():
+    perfect = beat_metrics(BEATS, BEATS, BEATS[::4], BEATS[::4])
+    assert perfect == {"F": 1.0, "CMLt": 1.0, "AMLt": 1.0, "downbeat_F": 1.0}
+    half = beat_metrics(BEATS, BEATS[::2])  # precision 1, recall 1/2
+    assert half["F"] == pytest.approx(2 * 0.5 / 1.5)
+    double = beat_metrics(BEATS, np.sort(np.concatenate([BEATS, BEATS[:-1] + 0.25])))
+    assert double["AMLt"] == 1.0 and double["CMLt"] == 0.0  # right beats at twice the metrical level
+    off = beat_metrics(BEATS, BEATS + 0.1)  # outside the 70 ms window everywhere
+    assert off["F"] == 0.0
+
+
+def test_tempo_metrics_known_values():
+    assert tempo_metrics(120, 124.7) == {"Acc1": 1.0, "Acc2": 1.0}
+    assert tempo_metrics(120, 126) == {"Acc1": 0.0, "Acc2": 0.0}
+    assert tempo_metrics(120, 60) == {"Acc1": 0.0, "Acc2": 1.0}
+    assert tempo_metrics(100, 300) == {"Acc1": 0.0, "Acc2": 1.0}
+    assert tempo_metrics(120, None) == {"Acc1": 0.0, "Acc2": 0.0}
+
+
+@pytest.mark.parametrize("estimate, weighted, signature", [
+    ("C major", 1.0, 1.0), ("G major", 0.5, 0.0), ("A minor", 0.3, 1.0), ("C minor", 0.2, 0.0),
+    ("F# major", 0.0, 0.0), ("c:major", 1.0, 1.0)])
+def test_key_metrics_follow_mir_eval_weights(estimate, weighted, signature):
+    row = key_metrics("C major", estimate)
+    assert row["weighted"] == pytest.approx(weighted)
+    assert row["exact"] == float(weighted == 1.0) and row["key_signature"] == signature
+
+
+def test_key_signature_only_estimates():
+    row = key_metrics("A minor", "C major/A minor")
+    assert row["key_signature"] == 1.0 and np.isnan(row["weighted"]) and np.isnan(row["exact"])
+    assert key_metrics("E minor", "C major/A minor")["key_signature"] == 0.0
+
+
+def test_structure_metrics_known_values():
+    ref = np.array([[0.0, 10.0], [10.0, 20.0], [20.0, 30.0]])
+    labels = ["verse", "chorus", "verse"]
+    assert structure_metrics(ref, labels, ref, labels) == pytest.approx(
+        {"HR.5F": 1.0, "HR3F": 1.0, "PWF": 1.0, "Sf": 1.0, "label_accuracy": 1.0})
+    swapped = structure_metrics(ref, labels, ref, ["chorus", "verse", "chorus"])
+    assert swapped["PWF"] == 1.0 and swapped["label_accuracy"] == 0.0  # same grouping, wrong functions
+    shifted = np.array([[0.0, 11.0], [11.0, 21.0], [21.0, 30.0]])
+    moved = structure_metrics(ref, labels, shifted, labels)
+    assert moved["HR.5F"] == 0.0 and moved["HR3F"] == 1.0
+    assert moved["label_accuracy"] == pytest.approx(28 / 30, abs=0.005)  # 2 s of 30 mislabelled
+
+
+def test_cover_metrics_known_values():
+    works = ["a", "a", "b", "b"]
+    good = np.array([[0, 1, 5, 5], [1, 0, 5, 5], [5, 5, 0, 1], [5, 5, 1, 0]], float)
+    assert cover_metrics(good, works) == {"mAP": 1.0, "MR1": 1.0, "P@10": 0.1}
+    bad = np.array([[0, 9, 1, 2], [9, 0, 1, 2], [1, 2, 0, 9], [1, 2, 9, 0]], float)  # partner ranked last
+    out = cover_metrics(bad, works, k=2)
+    assert out["mAP"] == pytest.approx(1 / 3) and out["MR1"] == 3.0 and out["P@2"] == 0.0
+    with pytest.raises(InputError, match="two versions"):
+        cover_metrics(np.zeros((2, 2)), ["a", "b"])
+
+
+def _result(path: str, beats: np.ndarray, key: str = "D major") -> AnalysisResult:
+    positions = [i % 4 + 1 for i in range(len(beats))]
+    return AnalysisResult(path=path, bpm=120, beats=list(beats), downbeats=list(beats[::4]),
+                          beat_positions=positions,
+                          segments=[Segment(0.0, 15.0, "verse"), Segment(15.0, 31.0, "chorus")],
+                          key=key, key_signature="D major/B minor", key_confidence=0.9, duration=31.0)
+
+
+def test_readers_agree_across_formats(tmp_path):
+    result = _result("song.wav", BEATS)
+    save_result(result, tmp_path / "json" / "song.json")
+    save_jams(result, tmp_path / "jams" / "song.jams")
+    lines = [f"{t:.4f}\t{p}" for t, p in zip(BEATS, result.beat_positions)]
+    (tmp_path / "song.beats").write_text("# time position\n" + "\n".join(lines) + "\n")
+    (tmp_path / "keys.csv").write_text("path,key\nmusic/song.wav,D major\n")
+    from_json = read_annotations(tmp_path / "json")["song"]
+    from_jams = read_annotations(tmp_path / "jams")["song"]
+    from_beats = read_annotations(tmp_path / "song.beats")["song"]
+    for annotation in (from_json, from_jams, from_beats):
+        np.testing.assert_allclose(annotation.beats, BEATS, atol=1e-4)
+        np.testing.assert_allclose(annotation.downbeats, BEATS[::4], atol=1e-4)
+    assert from_json.key == from_jams.key == read_annotations(tmp_path / "keys.csv")["song"].key == "D major"
+    assert from_jams.bpm == 120 and from_jams.labels == ["verse", "chorus"]
+    np.testing.assert_allclose(from_jams.intervals, [[0, 15], [15, 31]])
+    assert track_name("a/b/song.wav.json") == "song"
+
+
+def test_evaluate_pairs_by_name_and_reports_the_unmatched(tmp_path):
+    refs, ests = tmp_path / "refs", tmp_path / "ests"
+    for name, shift in (("one", 0.0), ("two", 0.2), ("three", 0.0)):
+        save_result(_result(f"{name}.wav", BEATS), refs / f"{name}.json")
+        if name != "three":
+            save_result(_result(f"{name}.wav", BEATS + shift), ests / f"{name}.json")
+    save_jams(_result("two.wav", BEATS + 0.2), ests / "two.jams")  # beside two.json: the JSON is read
+    out = evaluate("beats", refs, ests)
+    assert list(out.rows) == ["one", "two"] and out.unmatched_references == ["three"]
+    assert out.rows["one"]["F"] == 1.0 and out.rows["two"]["F"] == 0.0 and out.mean["F"] == 0.5
+    assert out.mean["Acc1"] == 1.0
+
+
+def test_evaluate_command(cli, tmp_path):
+    save_result(_result("song.wav", BEATS), tmp_path / "ref" / "song.json")
+    save_result(_result("song.wav", BEATS[::2], key="A major"), tmp_path / "est" / "song.json")
+    table = cli("evaluate", "beats", tmp_path / "ref" / "song.json", tmp_path / "est", "--per-track")
+    assert table.code == 0 and "song" in table.out and "0.6667" in table.out
+    report = json.loads(cli("evaluate", "key", tmp_path / "ref", tmp_path / "est", "--json").out)
+    assert report["mean"] == {"weighted": 0.5, "exact": 0.0, "key_signature": 0.0} and report["tracks"] == 1
+
+
+def test_evaluate_bad_inputs(cli, tmp_path):
+    save_result(_result("song.wav", BEATS), tmp_path / "ref" / "song.json")
+    save_result(_result("other.wav", BEATS), tmp_path / "est" / "other.json")
+    (tmp_path / "empty.beats").write_text("# nothing\n")
+    (tmp_path / "broken.jams").write_text("{not json")
+    (tmp_path / "dup.csv").write_text("path,key\na/x.wav,C major\nb/x.wav,D major\n")
+    (tmp_path / "nokey.csv").write_text("path,tempo\nx.wav,120\n")
+    nothing = tmp_path / "nothing"
+    nothing.mkdir()
+    cases = [
+        (("beats", tmp_path / "missing", tmp_path / "est"), "no such file or folder"),
+        (("beats", tmp_path / "ref", tmp_path / "est"), "no track name in common"),
+        (("beats", tmp_path / "empty.beats", tmp_path / "est"), "no beats in the file"),
+        (("beats", tmp_path / "broken.jams", tmp_path / "est"), "not valid JSON"),
+        (("key", tmp_path / "dup.csv", tmp_path / "est"), "two rows for track 'x'"),
+        (("key", tmp_path / "nokey.csv", tmp_path / "est"), "needs 'path' and 'key' columns"),
+        (("key", nothing, tmp_path / "est"), "no annotation files"),
+    ]
+    for args, message in cases:
+        res = cli("evaluate", *args)
+        assert res.code == 2 and message in res.err and res.err.count("\n") == 1, (args, res.err)
+    save_result(_result("song.wav", BEATS), tmp_path / "est" / "song.json")
+    (tmp_path / "song.beats").write_text("1.0\n1.5\n")
+    res = cli("evaluate", "structure", tmp_path / "song.beats", tmp_path / "est")
+    assert res.code == 2 and "has no intervals" in res.err
