@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Installs the optional system tools the test-suite exercises: lame (real MP3 encoder for
-# the MP3-alignment test) and ffmpeg (decoder fallback). Without them those tests skip.
+# the MP3-alignment test), ffmpeg (decoder fallback), and the FluidSynth library with a
+# General-MIDI soundfont (songscope synth). Without them those tests skip.
 set -u
 missing=()
 command -v lame >/dev/null 2>&1 || missing+=(lame)
 command -v ffmpeg >/dev/null 2>&1 || missing+=(ffmpeg)
+ldconfig -p 2>/dev/null | grep -q libfluidsynth.so.3 || missing+=(libfluidsynth3)
+[ -f /usr/share/sounds/sf2/FluidR3_GM.sf2 ] || missing+=(fluid-soundfont-gm)
 [ ${#missing[@]} -eq 0 ] && exit 0
 if command -v apt-get >/dev/null 2>&1; then
   SUDO=""

@@ -12,7 +12,7 @@ import numpy as np
 
 from .song import Hit, Note, Song
 
-__all__ = ["STEMS", "render_song"]
+__all__ = ["STEMS", "mix_stems", "render_song"]
 
 STEMS = ("bass", "drums", "other", "vocals")
 
@@ -94,10 +94,16 @@ def render_song(song: Song, sample_rate: int = 22050, seed: int = 0) -> dict[str
             _place(stems[name], _LEVELS[name] * _tone(note, name, sample_rate, rng), note.start, sample_rate)
     for hit in song.drums:
         _place(stems["drums"], _LEVELS["drums"] * _drum(hit, sample_rate, rng), hit.time, sample_rate)
-    stems["mixture"] = stems["bass"] + stems["drums"] + stems["other"] + stems["vocals"]
-    peak = float(np.abs(stems["mixture"]).max())
-    if peak > 0.95:
-        for name in stems:
-            stems[name] *= np.float32(0.95 / peak)
-        stems["mixture"] = stems["bass"] + stems["drums"] + stems["other"] + stems["vocals"]
-    return stems
+    return mix_stems(stems)
+
+
+def mix_stems(stems: dict[str, np.ndarray], ceiling: float = 0.95) -> dict[str, np.ndarray]:
+    """The four stems and ``mixture``, their sum; all scaled by one factor when the
+    mixture's peak would exceed ``ceiling``, so the sum stays exact and unclipped."""
+    mixture = stems["bass"] + stems["drums"] + stems["other"] + stems["vocals"]
+    peak = float(np.abs(mixture).max())
+    if peak > ceiling:
+        scale = np.float32(ceiling / peak)
+        stems = {name: stems[name] * scale for name in STEMS}
+        mixture = stems["bass"] + stems["drums"] + stems["other"] + stems["vocals"]
+    return {**{name: stems[name] for name in STEMS}, "mixture": mixture}
