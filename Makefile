@@ -32,6 +32,7 @@ bench: $(FULL)
 	$(BIN)/python benchmarks/beats_vs_librosa.py
 	$(BIN)/python benchmarks/classic_synthetic.py
 	$(BIN)/python benchmarks/speed.py
+	$(BIN)/python benchmarks/key_eval.py
 
 clean:
 	rm -rf struct viz sonif spec
