@@ -89,8 +89,9 @@ def render_song(song: Song, sample_rate: int = 22050, seed: int = 0) -> dict[str
     rng = np.random.default_rng(seed)
     n = int(np.ceil(song.duration * sample_rate))
     stems = {name: np.zeros(n, dtype=np.float32) for name in STEMS}
-    for name in ("bass", "other", "vocals"):
-        for note in song.parts.get(name, []):
+    for part, notes in song.parts.items():
+        name = "other" if part == "other_2" else part  # the second accompaniment part joins 'other'
+        for note in notes:
             _place(stems[name], _LEVELS[name] * _tone(note, name, sample_rate, rng), note.start, sample_rate)
     for hit in song.drums:
         _place(stems["drums"], _LEVELS["drums"] * _drum(hit, sample_rate, rng), hit.time, sample_rate)

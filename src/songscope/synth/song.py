@@ -58,7 +58,8 @@ class Song:
     Attributes:
         tempo: BPM. beats_per_bar: meter numerator. tonic: pitch class (0 = C). minor: mode.
         form: (label, bars) per section. lead_in, tail: silence before and after (s).
-        parts: notes per stem (bass, other, vocals); drums: hits.
+        parts: notes per part (bass, other, optional other_2, vocals); drums: hits.
+        subdivision: pulses per beat (2: simple meters; 3: compound, 6/8 has two beats).
     """
 
     tempo: float
@@ -70,6 +71,14 @@ class Song:
     tail: float
     parts: dict[str, list[Note]] = field(default_factory=dict)
     drums: list[Hit] = field(default_factory=list)
+    subdivision: int = 2
+
+    @property
+    def time_signature(self) -> str:
+        """"4/4", "3/4", "6/8", ... (compound meters count eighths)."""
+        if self.subdivision == 3:
+            return f"{3 * self.beats_per_bar}/8"
+        return f"{self.beats_per_bar}/4"
 
     @property
     def beat_period(self) -> float:

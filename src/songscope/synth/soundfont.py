@@ -39,14 +39,22 @@ class Instrumentation:
     """General-MIDI programs (0-127) per pitched stem, drum kit (bank 128 preset) and level.
 
     Defaults: fingered bass (33), electric piano (4) for 'other', choir aahs (52) as the
-    voice-like lead for 'vocals', standard kit (0).
+    voice-like lead for 'vocals', standard kit (0). ``other_2`` plays the second
+    accompaniment part (``parts["other_2"]``) into the 'other' stem.
     """
 
     bass: int = 33
     other: int = 4
+    other_2: int = 46
     vocals: int = 52
     drum_kit: int = 0
     gain: float = 0.4
+
+    def stem_parts(self) -> dict[str, list[tuple[str, int, int, int]]]:
+        """stem -> [(part, MIDI channel, bank, program)]."""
+        return {"bass": [("bass", 0, 0, self.bass)], "drums": [("drums", 9, 128, self.drum_kit)],
+                "other": [("other", 0, 0, self.other), ("other_2", 1, 0, self.other_2)],
+                "vocals": [("vocals", 0, 0, self.vocals)]}
 
 
 def find_soundfont(path: str | Path | None = None) -> Path:
@@ -67,27 +75,29 @@ def _fluidsynth():
     return fluidsynth
 
 
-def _events(song: Song, stem: str) -> list[tuple[float, int, int, int]]:
-    """(time s, on=1/off=0, key, velocity 1-127) of one stem, sorted (note-offs first at ties)."""
+def _events(song: Song, part: str, channel: int) -> list[tuple[float, int, int, int, int]]:
+    """(time s, on=1/off=0, channel, key, velocity 1-127) of one part ("drums" for the hits)."""
     events = []
-    if stem == "drums":
+    if part == "drums":
         for hit in song.drums:
             key, velocity = GM_DRUMS[hit.kind], int(np.clip(round(hit.velocity * 127), 1, 127))
-            events += [(hit.time, 1, key, velocity), (hit.time + 0.1, 0, key, 0)]
+            events += [(hit.time, 1, channel, key, velocity), (hit.time + 0.1, 0, channel, key, 0)]
     else:
-        for note in song.parts.get(stem, []):
+        for note in song.parts.get(part, []):
             velocity = int(np.clip(round(note.velocity * 127), 1, 127))
-            events += [(note.start, 1, note.pitch, velocity), (note.start + note.duration, 0, note.pitch, 0)]
-    return sorted(events, key=lambda e: (e[0], e[1]))
+            events += [(note.start, 1, channel, note.pitch, velocity),
+                       (note.start + note.duration, 0, channel, note.pitch, 0)]
+    return events
 
 
 #: FluidSynth renders in blocks of this many frames and applies events at block starts.
 BLOCK = 64
 
 
-def _render_stem(soundfont: Path, events, program: int, drums: bool, n: int, sample_rate: int,
+def _render_stem(soundfont: Path, song: Song, parts: list[tuple[str, int, int, int]], n: int, sample_rate: int,
                  gain: float) -> np.ndarray:
-    """(n, 2) float32 of ``events`` played on ``program`` by a fresh synthesizer (a reused
+    """(n, 2) float32 of the ``parts`` (part, channel, bank, program) of ``song`` played by a
+    fresh synthesizer (a reused
     one keeps voice and effect tails across ``system_reset``, so stems would depend on what
     was rendered before). Event times are rounded to the nearest block start: within 32
     frames (0.73 ms at 44.1 kHz) of the score."""
@@ -96,11 +106,13 @@ def _render_stem(soundfont: Path, events, program: int, drums: bool, n: int, sam
         font = synth.sfload(str(soundfont))
         if font == -1:
             raise InputError(f"{soundfont}: FluidSynth cannot load this soundfont")
-        channel = 9 if drums else 0
-        synth.program_select(channel, font, 128 if drums else 0, program)
+        events = []
+        for part, channel, bank, program in parts:
+            synth.program_select(channel, font, bank, program)
+            events += _events(song, part, channel)
         out = np.zeros((n, 2), dtype=np.float32)
         done = 0
-        for time, on, key, velocity in events:
+        for time, on, channel, key, velocity in sorted(events, key=lambda e: (e[0], e[1])):
             target = min(n, int(round(time * sample_rate / BLOCK)) * BLOCK)
             if target > done:
                 _write_float(synth, out[done:target])
@@ -149,9 +161,6 @@ def render_song_soundfont(song: Song, sample_rate: int = 44100, instrumentation:
     """
     font = find_soundfont(soundfont)
     n = int(np.ceil(song.duration * sample_rate))
-    programs = {"bass": instrumentation.bass, "other": instrumentation.other, "vocals": instrumentation.vocals,
-                "drums": instrumentation.drum_kit}
-    stems = {stem: _render_stem(font, _events(song, stem), program, stem == "drums", n, sample_rate,
-                                instrumentation.gain)
-             for stem, program in programs.items()}
+    stems = {stem: _render_stem(font, song, parts, n, sample_rate, instrumentation.gain)
+             for stem, parts in instrumentation.stem_parts().items()}
     return mix_stems(stems)
