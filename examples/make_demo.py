@@ -13,8 +13,9 @@ from pathlib import Path
 import numpy as np
 
 from songscope.audio.save import save_audio
-from songscope.result import AnalysisResult, Segment, save_result
+from songscope.result import save_result
 from songscope.synth import make_song, render_song
+from songscope.synth.dataset import song_truth
 
 HERE = Path(__file__).resolve().parent
 FORM = (("intro", 4), ("verse", 8), ("chorus", 8), ("verse", 8), ("chorus", 8), ("outro", 4))
@@ -25,15 +26,7 @@ def main() -> None:
     stems = render_song(song, sample_rate=44100, seed=7)
     audio = HERE / "demo_song.ogg"
     save_audio(audio, stems["mixture"], 44100, subtype="VORBIS")
-    beats, positions = song.beats()
-    truth = AnalysisResult(
-        path=audio.name, bpm=int(round(song.tempo)), beats=beats.tolist(),
-        downbeats=beats[positions == 1].tolist(), beat_positions=positions.tolist(),
-        segments=[Segment(a, b, label) for a, b, label in song.sections()],
-        key=song.key, key_signature=song.key_signature, key_confidence=1.0,
-        time_signature=f"{song.beats_per_bar}/4", duration=float(len(stems["mixture"]) / 44100),
-        engine="ground-truth",
-    )
+    truth = song_truth(song, audio.name, duration=float(len(stems["mixture"]) / 44100))
     save_result(truth, HERE / "demo_song.truth.json")
     print(f"wrote {audio} ({song.duration:.1f} s, {song.key}, {song.tempo:.0f} BPM) and its ground truth")
     assert np.isfinite(stems["mixture"]).all()

@@ -3,6 +3,7 @@ designed dynamics, and meters."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 
@@ -91,3 +92,29 @@ def test_choruses_are_louder_and_denser_than_verses():
             onsets[label].append(notes / (end - start))
     assert np.mean(energy["chorus"]) > 1.2 * np.mean(energy["verse"])
     assert np.mean(onsets["chorus"]) > 1.5 * np.mean(onsets["verse"])
+
+
+def test_dataset_layout_exact_sums_truth_and_evaluation(cli, tmp_path):
+    import csv
+
+    import soundfile as sf
+
+    out = tmp_path / "corpus"
+    res = cli("synth", out, "--works", "2", "--versions", "2", "--engine", "numpy", "--test-fraction", "0.5",
+              "--sample-rate", "22050", "-q")
+    assert res.code == 0, res.err
+    rows = list(csv.DictReader(open(out / "manifest.csv")))
+    assert [r["track"] for r in rows] == ["work0000_v0", "work0000_v1", "work0001_v0", "work0001_v1"]
+    assert len({r["split"] for r in rows}) == 2 and rows[0]["split"] == rows[1]["split"]  # a work keeps its split
+    for row in rows:
+        folder = out / row["split"] / row["track"]
+        mixture, sr = sf.read(folder / "mixture.wav")
+        stems = [sf.read(folder / f"{name}.wav")[0] for name in ("bass", "drums", "other", "vocals")]
+        assert sr == 22050 and mixture.shape[1] == 2
+        assert np.array_equal(mixture, sum(stems))
+        truth = json.loads((out / row["annotation"]).read_text())
+        assert truth["key"] == row["key"] and truth["time_signature"] == row["time_signature"]
+        assert (out / "mixtures" / f"{row['track']}.wav").resolve() == (folder / "mixture.wav").resolve()
+    assert cli("synth", out, "--works", "1", "--versions", "1", "--engine", "numpy", "--seed", "9", "-q").code == 2
+    key = cli("evaluate", "key", out / "annotations", out / "annotations", "--json")
+    assert key.code == 0 and '"exact": 1.0' in key.out

@@ -18,14 +18,15 @@ def save_audio(path: str | Path, samples: np.ndarray, sample_rate: int, subtype:
     """Write ``samples`` (channels, frames) or (frames,) to ``path``; format from the suffix.
 
     WAV is written as 16-bit PCM unless ``subtype`` says otherwise (e.g. ``"FLOAT"``).
-    Samples are clipped to [-1, 1] for integer formats.
+    Samples are clipped to [-1, 1] for integer formats; int16 samples are written as they are.
     """
-    data = np.asarray(samples, dtype=np.float32)
+    data = np.asarray(samples)
+    data = data if data.dtype == np.int16 else data.astype(np.float32)
     data = data.T if data.ndim == 2 else data
     path = Path(path)
     if subtype is None and path.suffix.lower() in {".wav", ".flac"}:
         subtype = "PCM_16"
-    if subtype and subtype.startswith("PCM"):
+    if subtype and subtype.startswith("PCM") and data.dtype != np.int16:
         data = np.clip(data, -1.0, 1.0)
     channels = 1 if data.ndim == 1 else data.shape[1]
     with atomic_path(path) as tmp:
