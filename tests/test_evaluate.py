@@ -12,7 +12,7 @@ pytest.importorskip("mir_eval")
 
 from songscope.errors import InputError  # noqa: E402
 from songscope.evaluate import (beat_metrics, cover_metrics, evaluate, key_metrics, read_annotations,  # noqa: E402
-                                structure_metrics, tempo_metrics, track_name)
+                                si_sdr, structure_metrics, tempo_metrics, track_name)
 from songscope.result import AnalysisResult, Segment, save_jams, save_result  # noqa: E402
 
 BEATS = np.arange(1.0, 31.0, 0.5)  # 120 BPM for 30 s
@@ -150,3 +150,50 @@ def test_evaluate_bad_inputs(cli, tmp_path):
     (tmp_path / "song.beats").write_text("1.0\n1.5\n")
     res = cli("evaluate", "structure", tmp_path / "song.beats", tmp_path / "est")
     assert res.code == 2 and "has no intervals" in res.err
+
+
+def test_si_sdr_known_values():
+    rng = np.random.default_rng(0)
+    s = rng.standard_normal(10000)
+    n = rng.standard_normal(10000)
+    n -= (n @ s) / (s @ s) * s  # orthogonal to the reference
+    n *= np.sqrt((s @ s) / (n @ n) / 100)  # 20 dB below it
+    assert si_sdr(s, s + n) == pytest.approx(20.0, abs=1e-9)
+    assert si_sdr(s, 3 * (s + n)) == pytest.approx(20.0, abs=1e-9)  # scale-invariant
+    assert si_sdr(s, s) == np.inf and np.isnan(si_sdr(np.zeros(5), np.ones(5)))
+
+
+def _write_stems(folder, stems, sr=8000):
+    import soundfile as sf
+    folder.mkdir(parents=True)
+    for name, audio in stems.items():
+        sf.write(folder / f"{name}.wav", audio, sr, subtype="FLOAT")
+
+
+def test_separation_evaluation_of_perfect_noisy_and_swapped_stems(cli, tmp_path):
+    pytest.importorskip("museval")
+    rng = np.random.default_rng(1)
+    refs = {name: rng.standard_normal((8000 * 6, 2)).astype(np.float32) * 0.1 for name in ("bass", "vocals")}
+    _write_stems(tmp_path / "ref" / "song", refs)
+    _write_stems(tmp_path / "est" / "song", refs)
+    noisy = {k: v + 0.01 * rng.standard_normal(v.shape).astype(np.float32) for k, v in refs.items()}
+    _write_stems(tmp_path / "noisy" / "song", noisy)
+    _write_stems(tmp_path / "swapped" / "song", {"bass": refs["vocals"], "vocals": refs["bass"]})
+    perfect = evaluate("separation", tmp_path / "ref", tmp_path / "est").rows["song"]
+    assert perfect["SDR_bass"] == np.inf and perfect["SI-SDR_vocals"] == np.inf
+    row = evaluate("separation", tmp_path / "ref", tmp_path / "noisy").rows["song"]
+    assert row["SDR_bass"] == pytest.approx(20.0, abs=0.5) and row["SI-SDR_vocals"] == pytest.approx(20.0, abs=0.2)
+    swapped = evaluate("separation", tmp_path / "ref", tmp_path / "swapped").rows["song"]
+    assert swapped["SDR_bass"] < 1.0 and swapped["SI-SDR_bass"] < -20
+    res = cli("evaluate", "separation", tmp_path / "ref", tmp_path / "est" / "song" / "bass.wav")
+    assert res.code == 2 and "not a folder of separated tracks" in res.err
+
+
+def test_synth_manifest_as_reference(cli, tmp_path):
+    out = tmp_path / "corpus"
+    assert cli("synth", out, "--works", "1", "--versions", "2", "--engine", "numpy", "--sample-rate", "16000",
+               "-q").code == 0
+    refs = read_annotations(out / "manifest.csv")
+    assert sorted(refs) == ["work0000_v0", "work0000_v1"] and refs["work0000_v1"].beats is not None
+    out_eval = evaluate("structure", out / "manifest.csv", out / "annotations")
+    assert out_eval.mean["HR3F"] == 1.0 and out_eval.mean["label_accuracy"] == 1.0

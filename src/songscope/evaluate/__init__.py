@@ -1,8 +1,9 @@
 """Evaluation against ground truth with the field's standard metrics (mir_eval)."""
 
 from .annotations import Annotation, read_annotations, track_name
-from .metrics import beat_metrics, cover_metrics, key_metrics, structure_metrics, tempo_metrics
+from .metrics import (beat_metrics, cover_metrics, key_metrics, separation_metrics, si_sdr, structure_metrics,
+                      tempo_metrics)
 from .run import TASKS, Evaluation, evaluate
 
 __all__ = ["Annotation", "Evaluation", "TASKS", "beat_metrics", "cover_metrics", "evaluate", "key_metrics",
-           "read_annotations", "structure_metrics", "tempo_metrics", "track_name"]
+           "read_annotations", "separation_metrics", "si_sdr", "structure_metrics", "tempo_metrics", "track_name"]

@@ -3,7 +3,8 @@
 Understood: JAMS (``.jams``: beat, tempo, key_mode, segment_open / segment_salami_function
 namespaces), ``.beats`` / ``.txt`` beat lists (``time [position]`` per line, 1 = downbeat),
 songscope and allin1 result JSON (``.json``), and CSV key tables (``path,key``, e.g. the
-output of ``songscope key --format csv``; one file holds many tracks).
+output of ``songscope key --format csv``; one file holds many tracks), and the
+``manifest.csv`` of a ``songscope synth`` corpus (its annotations, by track).
 """
 
 from __future__ import annotations
@@ -101,9 +102,24 @@ def _result_file(path: Path, data: dict) -> Annotation:
                       labels=[s.label for s in result.segments], source=str(path))
 
 
+def _manifest(path: Path, rows: list[dict[str, str]]) -> dict[str, Annotation]:
+    """A ``songscope synth`` manifest: the annotation file of every track."""
+    out = {}
+    for row in rows:
+        file = path.parent / row["annotation"]
+        try:
+            data = json.loads(file.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise InputError(f"{path}: annotation {file} is missing") from None
+        out[row["track"]] = _result_file(file, data)
+    return out
+
+
 def _key_table(path: Path) -> dict[str, Annotation]:
     with open(path, newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
+    if rows and {"track", "annotation"} <= set(rows[0]):
+        return _manifest(path, rows)
     if not rows or "path" not in rows[0] or not ({"key", "key_signature"} & set(rows[0])):
         raise InputError(f"{path}: a key table needs 'path' and 'key' columns")
     out = {}

@@ -10,11 +10,13 @@ import numpy as np
 
 from ..errors import InputError
 from .annotations import Annotation, read_annotations
-from .metrics import beat_metrics, key_metrics, structure_metrics, tempo_metrics
+from .metrics import beat_metrics, key_metrics, separation_metrics, structure_metrics, tempo_metrics
 
 __all__ = ["TASKS", "Evaluation", "evaluate"]
 
-TASKS = ("beats", "structure", "key")
+TASKS = ("beats", "structure", "key", "separation")
+STEM_NAMES = ("bass", "drums", "other", "vocals", "accompaniment")
+_AUDIO = (".wav", ".flac")
 
 
 @dataclass
@@ -63,6 +65,41 @@ def _score(task: str, ref: Annotation, est: Annotation) -> dict[str, float]:
     return key_metrics(ref.key, est.key)
 
 
+def stem_folders(root: str | Path) -> dict[str, dict[str, Path]]:
+    """Track folder name -> {stem: file} for every folder under ``root`` (or ``root`` itself)
+    holding ``bass|drums|other|vocals|accompaniment.wav|flac`` (MUSDB layout)."""
+    root = Path(root)
+    if not root.is_dir():
+        raise InputError(f"{root}: not a folder of separated tracks")
+    out: dict[str, dict[str, Path]] = {}
+    for folder in [root, *sorted(p for p in root.rglob("*") if p.is_dir())]:
+        stems = {f.stem: f for f in folder.iterdir() if f.suffix.lower() in _AUDIO and f.stem in STEM_NAMES}
+        if stems:
+            if folder.name in out:
+                raise InputError(f"two track folders named {folder.name!r} under {root}")
+            out[folder.name] = stems
+    if not out:
+        raise InputError(f"{root}: no track folder with {'/'.join(STEM_NAMES)} audio files")
+    return out
+
+
+def _score_separation(name: str, ref: dict[str, Path], est: dict[str, Path]) -> dict[str, float]:
+    import soundfile as sf
+
+    stems = sorted(set(ref) & set(est))
+    if not stems:
+        raise InputError(f"{name}: no stem in common (reference {sorted(ref)}, estimate {sorted(est)})")
+    audio, rates = {}, set()
+    for side, files in (("ref", ref), ("est", est)):
+        for stem in stems:
+            data, rate = sf.read(files[stem], dtype="float32", always_2d=True)
+            audio[side, stem] = data
+            rates.add(rate)
+    if len(rates) != 1:
+        raise InputError(f"{name}: stems at different sample rates {sorted(rates)}")
+    return separation_metrics({k: audio["ref", k] for k in stems}, {k: audio["est", k] for k in stems}, rates.pop())
+
+
 def evaluate(task: str, references: str | Path, estimates: str | Path) -> Evaluation:
     """Score every track present on both sides.
 
@@ -76,12 +113,15 @@ def evaluate(task: str, references: str | Path, estimates: str | Path) -> Evalua
     """
     if task not in TASKS:
         raise InputError(f"unknown task {task!r}; choose from {', '.join(TASKS)}")
-    refs, ests = read_annotations(references), read_annotations(estimates)
+    reader = stem_folders if task == "separation" else read_annotations
+    refs, ests = reader(references), reader(estimates)
     common = sorted(set(refs) & set(ests))
     if not common:
         raise InputError(f"no track name in common between {references} ({len(refs)} tracks) and {estimates} "
                          f"({len(ests)} tracks), e.g. {next(iter(refs))!r} vs {next(iter(ests))!r}")
-    rows = {name: _score(task, refs[name], ests[name]) for name in common}
+    score = (lambda name: _score_separation(name, refs[name], ests[name])) if task == "separation" else \
+        (lambda name: _score(task, refs[name], ests[name]))
+    rows = {name: score(name) for name in common}
     metrics = list(dict.fromkeys(k for row in rows.values() for k in row))
     mean = {}
     for metric in metrics:
