@@ -197,3 +197,20 @@ def test_synth_manifest_as_reference(cli, tmp_path):
     assert sorted(refs) == ["work0000_v0", "work0000_v1"] and refs["work0000_v1"].beats is not None
     out_eval = evaluate("structure", out / "manifest.csv", out / "annotations")
     assert out_eval.mean["HR3F"] == 1.0 and out_eval.mean["label_accuracy"] == 1.0
+
+
+def test_cover_evaluation_from_embeddings_and_distances(cli, tmp_path):
+    manifest = tmp_path / "manifest.csv"
+    manifest.write_text("track,work_id\na_v0,a\na_v1,a\nb_v0,b\nb_v1,b\n")
+    names = np.array(["a_v0", "a_v1", "b_v0", "b_v1", "unknown"])
+    good = np.array([[1, 0], [0.9, 0.1], [0, 1], [0.1, 0.9], [0.5, 0.5]])
+    np.savez(tmp_path / "good.npz", names=names, embeddings=good)
+    report = json.loads(cli("evaluate", "covers", manifest, tmp_path / "good.npz", "--json").out)
+    assert report["mean"] == {"mAP": 1.0, "MR1": 1.0, "P@10": 0.1}
+    assert report["unmatched"]["estimates"] == ["unknown"]
+    bad = np.array([[0, 9, 1, 2], [9, 0, 1, 2], [1, 2, 0, 9], [1, 2, 9, 0]], float)
+    np.savez(tmp_path / "bad.npz", names=names[:4], distances=bad)
+    assert evaluate("covers", manifest, tmp_path / "bad.npz").mean["MR1"] == 3.0
+    np.savez(tmp_path / "empty.npz", names=names)
+    res = cli("evaluate", "covers", manifest, tmp_path / "empty.npz")
+    assert res.code == 2 and "needs 'names' and 'distances' or 'embeddings'" in res.err

@@ -197,8 +197,10 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="score estimates against references (mir_eval metrics)",
                        description="Pair references and estimates by track name and print the field's metrics. "
                                    "Files: .jams, .beats/.txt, songscope/allin1 result .json, path,key .csv; for "
-                                   "separation, folders of track folders with bass/drums/other/vocals.wav.")
-    p.add_argument("task", choices=("beats", "structure", "key", "separation"), help="what to evaluate")
+                                   "separation, folders of track folders with bass/drums/other/vocals.wav; for "
+                                   "covers, a synth manifest and an .npz of names + distances or embeddings.")
+    p.add_argument("task", choices=("beats", "structure", "key", "separation", "covers"),
+                   help="what to evaluate")
     p.add_argument("references", type=Path, help="reference file or folder")
     p.add_argument("estimates", type=Path, help="estimate file or folder")
     p.add_argument("--per-track", action="store_true", help="one row per track")
