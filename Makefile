@@ -33,6 +33,7 @@ bench: $(FULL)
 	$(BIN)/python benchmarks/classic_synthetic.py
 	$(BIN)/python benchmarks/speed.py
 	$(BIN)/python benchmarks/key_eval.py
+	$(BIN)/python benchmarks/run.py --peers
 
 clean:
 	rm -rf struct viz sonif spec
