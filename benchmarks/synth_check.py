@@ -105,7 +105,8 @@ def main() -> None:
                                     "p5": round(float(np.percentile(offsets, 5)), 2),
                                     "p95": round(float(np.percentile(offsets, 95)), 2),
                                     "max_abs": round(float(np.abs(offsets).max()), 2), "hits": int(offsets.size)},
-        "chorus_over_verse_rms": {"min": round(float(np.nanmin(ratios)), 3), "median": round(float(np.nanmedian(ratios)), 3)},
+        "chorus_over_verse_rms": {"min": round(float(np.nanmin(ratios)), 3),
+                                  "median": round(float(np.nanmedian(ratios)), 3)},
         "key_recovered_tracks": sum(c["key_ok"] for c in checks)}))
 
 

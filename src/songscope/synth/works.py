@@ -122,13 +122,18 @@ def _melody_bar(rng: np.random.Generator, beats: int, subdivision: int) -> tuple
 
 
 def compose_work(seed: int, work_id: str | None = None) -> Work:
-    """A seeded composition: 4/4 (70 %), 3/4 or 6/8, 80-140 BPM (50-80 dotted quarters in 6/8),
-    one of several forms, a chord cycle and a melody per section function."""
+    """A seeded composition: 4/4 (70 %), 3/4 or 6/8, 80-140 BPM (50-80 dotted quarters in 6/8)
+    narrowed so that the original lasts 60-120 s, one of several forms, a chord cycle and a
+    melody per section function."""
     rng = np.random.default_rng([seed, 7])
     meter = str(rng.choice(list(METERS), p=[0.7, 0.15, 0.15]))
     beats, subdivision = METERS[meter]
-    tempo = float(rng.uniform(50, 80) if meter == "6/8" else rng.uniform(80, 140))
     form = _FORMS[int(rng.integers(len(_FORMS)))]
+    total = beats * sum(bars for _, bars in form)
+    low, high = (50.0, 80.0) if meter == "6/8" else (80.0, 140.0)
+    # the original lasts 60-120 s: at most 116 s of music (plus lead-in and tail), at least 60 s
+    low, high = max(low, total * 60 / 116), min(high, total * 60 / 60)
+    tempo = float(rng.uniform(low, max(low, high)))
     progressions, melodies = {}, {}
     for label in dict.fromkeys(lab for lab, _ in form):
         cycles = _CYCLES[_CYCLE_OF.get(label, label)]
