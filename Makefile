@@ -34,6 +34,7 @@ bench: $(FULL)
 	$(BIN)/python benchmarks/speed.py
 	$(BIN)/python benchmarks/key_eval.py
 	$(BIN)/python benchmarks/run.py --peers
+	$(BIN)/python benchmarks/synth_check.py
 
 clean:
 	rm -rf struct viz sonif spec
