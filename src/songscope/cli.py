@@ -159,6 +159,49 @@ def _run_key(args: argparse.Namespace) -> int:
     return _report_failures(failures, len(files))
 
 
+def _add_separate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("separate", help="split recordings into bass, drums, other and vocals stems",
+                       description="Separate files and folders into OUT/<track>/<stem>.wav, in bounded memory.")
+    p.add_argument("paths", nargs="+", type=Path, help="audio files and/or folders (searched recursively)")
+    p.add_argument("-o", "--out-dir", type=Path, default=Path("separated"), help="output root (default ./separated)")
+    p.add_argument("-m", "--model", default="classic",
+                   help="classic (default, no weights), a registry name, or a checkpoint path")
+    p.add_argument("--checkpoint", default=None, help="a checkpoint file (same as --model PATH)")
+    p.add_argument("--stems", default=None, help="stems to write, e.g. vocals,drums (default: all)")
+    p.add_argument("--two-stems", default=None, metavar="STEM", help="write STEM and no_STEM (mixture minus STEM)")
+    p.add_argument("--residual", action="store_true", help="also write residual = mixture minus the written stems")
+    p.add_argument("--exact-sum", action="store_true", help="make the stems add up to the mixture exactly")
+    p.add_argument("--window", type=float, default=None, help="chunk length in seconds (default: the model's)")
+    p.add_argument("--overlap", type=float, default=0.25, help="fraction of a chunk shared with the next (0.25)")
+    p.add_argument("--format", choices=("wav", "flac", "wav32"), default="wav",
+                   help="wav (16-bit, default), flac (24-bit) or wav32 (float)")
+    p.add_argument("-d", "--device", default=None, help="cpu, cuda or mps for neural models (default: best available)")
+    p.add_argument("-j", "--jobs", type=int, default=1, help="files separated in parallel (default 1)")
+    p.set_defaults(run=_run_separate)
+
+
+def _run_separate(args: argparse.Namespace) -> int:
+    from .library.inputs import expand_inputs
+    from .pipeline import BatchError
+    from .separation.api import SeparateOptions, separate
+
+    if args.two_stems and (args.stems or args.residual):
+        raise InputError("--two-stems cannot be combined with --stems or --residual")
+    options = SeparateOptions(stems=tuple(args.stems.split(",")) if args.stems else None, two_stems=args.two_stems,
+                              residual=args.residual, exact_sum=args.exact_sum, overlap=args.overlap,
+                              window_seconds=args.window, format=args.format)
+    files = expand_inputs(args.paths)
+    try:
+        done = separate(files, args.out_dir, model=args.checkpoint or args.model, device=args.device,
+                        options=options, jobs=max(1, args.jobs), progress=len(files) > 1)
+        failures = []
+    except BatchError as exc:
+        done, failures = exc.results, exc.failures
+    for stems in (done.values() if isinstance(done, dict) else done):
+        print(" ".join(str(p) for p in stems.values()))
+    return _report_failures(failures, len(files))
+
+
 def _add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a model from a config file",
                        description="Train a model family through songscope's shared training loop.")
@@ -284,6 +327,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_analyze(sub)
     _add_key(sub)
+    _add_separate(sub)
     _add_train(sub)
     _add_evaluate(sub)
     _add_synth(sub)

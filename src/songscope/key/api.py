@@ -9,31 +9,11 @@ import numpy as np
 
 from ..audio.decode import load_mono, require_music
 from ..audio.features import ANALYSIS_SR
+from ..device import select_device
 from ..errors import AudioError, InputError
 from .classic import DEFAULT_PROFILES, estimate_key_classic
 
 __all__ = ["estimate_key", "select_device"]
-
-
-def select_device(device: str | None = None) -> str:
-    """``device`` if given, else CUDA, then MPS, then CPU, whichever torch can use."""
-    import torch
-
-    if device:
-        kind = device.split(":")[0]
-        if kind == "cuda" and not torch.cuda.is_available():
-            raise InputError("device 'cuda' requested but torch sees no CUDA GPU")
-        if kind == "mps" and not torch.backends.mps.is_available():
-            raise InputError("device 'mps' requested but it is not available")
-        if kind not in ("cpu", "cuda", "mps"):
-            raise InputError(f"unknown device {device!r}; use cpu, cuda or mps")
-        return device
-    if torch.cuda.is_available():
-        return "cuda"
-    if torch.backends.mps.is_available():
-        return "mps"
-    return "cpu"
-
 
 @lru_cache(maxsize=4)
 def _cached_model(model: str, device: str):

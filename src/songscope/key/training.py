@@ -209,7 +209,7 @@ def train_key_model(config: KeyTrainConfig, progress: bool = True) -> tuple[Trai
     """Train a ChromaNet; returns the loop's result and the path of the calibrated model
     (``<out_dir>/key_model.pt``, loadable with ``songscope key -m PATH``)."""
     tc = config.train
-    from .api import select_device
+    from ..device import select_device
 
     device = select_device(tc.device)
     sr = 22050
