@@ -2,7 +2,8 @@
 of music recordings, in one install.
 
 The public API mirrors ``allin1``: :func:`analyze`, :func:`load_result`, :func:`visualize`,
-:func:`sonify` and :data:`HARMONIX_LABELS`.
+:func:`sonify` and :data:`HARMONIX_LABELS`; :func:`estimate_key` and :func:`separate`
+(with :func:`separate_audio` for arrays) give keys and stems.
 """
 
 from .errors import AudioError, InputError, OutputError, SongscopeError
@@ -12,7 +13,8 @@ from .version import __version__
 
 __all__ = [
     "AnalysisResult", "AudioError", "HARMONIX_LABELS", "InputError", "OutputError", "Segment",
-    "SongscopeError", "__version__", "analyze", "estimate_key", "load_result", "sonify", "visualize",
+    "SongscopeError", "__version__", "analyze", "estimate_key", "load_result", "separate", "separate_audio",
+    "sonify", "visualize",
 ]
 
 
@@ -24,6 +26,9 @@ def __getattr__(name: str):
     if name == "estimate_key":
         from .key.api import estimate_key
         return estimate_key
+    if name in ("separate", "separate_audio"):
+        from .separation import api
+        return getattr(api, name)
     if name == "visualize":
         from .viz.figure import visualize
         return visualize

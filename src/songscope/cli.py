@@ -42,8 +42,11 @@ def _add_analyze(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-e", "--embed", action="store_true", help="write embeddings (the classic engine has none)")
     p.add_argument("-m", "--model", default="classic", help="engine (default: classic, needs no weights)")
     p.add_argument("-d", "--device", default=None, help="cpu, cuda or mps (the classic engine uses the CPU)")
-    p.add_argument("-k", "--keep-byproducts", action="store_true", help="keep frame features in --spec-dir")
-    p.add_argument("--demix-dir", type=Path, default=Path("./demix"), help="stem folder (unused by the classic engine)")
+    p.add_argument("-k", "--keep-byproducts", action="store_true",
+                   help="keep frame features in --spec-dir and (with --demix) stems in --demix-dir")
+    p.add_argument("--demix", nargs="?", const="classic", default=None, metavar="MODEL",
+                   help="separate stems first (default engine: classic; or a separation model/checkpoint)")
+    p.add_argument("--demix-dir", type=Path, default=Path("./demix"), help="stem folder for --demix (default ./demix)")
     p.add_argument("--spec-dir", type=Path, default=Path("./spec"), help="feature folder for -k (default ./spec)")
     p.add_argument("--overwrite", action="store_true", help="recompute existing results (the default; allin1 flag)")
     p.add_argument("--skip-existing", action="store_true", help="reuse <name>.json already in the output folder")
@@ -71,7 +74,7 @@ def _run_analyze(args: argparse.Namespace) -> int:
     from .library.inputs import expand_inputs
     from .library.runner import default_jobs
 
-    check_model(args.model, args.device, args.key_model)
+    check_model(args.model, args.device, args.key_model, args.demix)
     if args.jobs is not None and args.jobs < 1:
         raise InputError("--jobs must be at least 1")
     files = expand_inputs(args.paths)
@@ -84,6 +87,7 @@ def _run_analyze(args: argparse.Namespace) -> int:
         sonif_dir=args.sonif_dir if args.sonify else None,
         spec_dir=args.spec_dir if args.keep_byproducts else None,
         jams=args.jams, audacity=args.audacity, skip_existing=args.skip_existing,
+        demix_model=args.demix, demix_dir=args.demix_dir, keep_stems=args.keep_byproducts,
     )
     options.dbn()
     jobs = 1 if args.no_multiprocess else (args.jobs or default_jobs())
@@ -205,7 +209,7 @@ def _run_separate(args: argparse.Namespace) -> int:
 def _add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a model from a config file",
                        description="Train a model family through songscope's shared training loop.")
-    p.add_argument("family", choices=("key",), help="model family")
+    p.add_argument("family", choices=("key", "separation"), help="model family")
     p.add_argument("--config", type=Path, required=True, help="TOML or JSON config (see configs/)")
     p.add_argument("--out-dir", type=Path, default=None, help="run folder (overrides the config)")
     p.add_argument("--steps", type=int, default=None, help="optimisation steps (overrides the config)")
@@ -216,11 +220,12 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from .key.training import KeyTrainConfig, train_key_model
+    if args.family == "key":
+        from .key.training import KeyTrainConfig as Config, train_key_model as train
+    else:
+        from .separation.training import SeparationTrainConfig as Config, train_separation_model as train
 
-    if not args.config.is_file():
-        raise InputError(f"{args.config}: no such config file")
-    config = KeyTrainConfig.load(args.config)
+    config = Config.load(args.config)
     if args.out_dir is not None:
         config.train.out_dir = str(args.out_dir)
     if args.steps is not None:
@@ -230,7 +235,7 @@ def _run_train(args: argparse.Namespace) -> int:
     if args.device is not None:
         config.train.device = args.device
     config.train.resume = not args.restart
-    result, model_path = train_key_model(config, progress=not args.quiet)
+    result, model_path = train(config, progress=not args.quiet)
     print(f"trained {result.step} steps (best validation loss {result.best_loss:.4f} at step {result.best_step}"
           f"{', stopped early' if result.stopped_early else ''}); model: {model_path}")
     return 0

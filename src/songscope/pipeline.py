@@ -4,8 +4,11 @@ Audacity labels on request). This module only composes the task packages."""
 
 from __future__ import annotations
 
+import contextlib
+
 import functools
 import os
+import tempfile
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -67,13 +70,16 @@ class AnalyzeOptions:
     jams: bool = False
     audacity: bool = False
     skip_existing: bool = False
+    demix_model: str | None = None
+    demix_dir: Path | None = None
+    keep_stems: bool = False
 
     def dbn(self) -> DBNConfig:
         return replace(CLASSIC_DBN, beats_per_bar=tuple(self.meters), min_bpm=self.min_bpm, max_bpm=self.max_bpm)
 
 
-def check_model(model: str, device: str | None, key_model: str = "classic") -> None:
-    """Fail early, once, on an unknown engine, device or unavailable key checkpoint."""
+def check_model(model: str, device: str | None, key_model: str = "classic", demix_model: str | None = None) -> None:
+    """Fail early, once, on an unknown engine, device or unavailable key / separation checkpoint."""
     if model in _ALLIN1_MODELS:
         raise InputError(f"model {model!r} (allin1's All-In-One network) is not available in this "
                          "songscope version; use -m classic")
@@ -83,7 +89,10 @@ def check_model(model: str, device: str | None, key_model: str = "classic") -> N
         raise InputError(f"unknown device {device!r}; use cpu, cuda or mps")
     if key_model != "classic":
         from .models.checkpoints import resolve_checkpoint
-        resolve_checkpoint(key_model)
+        resolve_checkpoint(key_model, ("chromanet",))
+    if demix_model not in (None, "classic"):
+        from .models.checkpoints import resolve_checkpoint
+        resolve_checkpoint(demix_model, ("bsrnn", "unet"))
 
 
 def _decode(path: Path) -> tuple[np.ndarray, float]:
@@ -142,7 +151,12 @@ def _process(item: tuple[Path, str], options: AnalyzeOptions) -> AnalysisResult:
     if options.skip_existing and json_path is not None and json_path.exists():
         return load_result(json_path)
     mono, duration = _decode(path)
-    result, features = _analyze_signal(path, mono, duration, options)
+    with contextlib.ExitStack() as stack:
+        if options.demix_model:
+            folder = Path(options.demix_dir or "./demix") if options.keep_stems else \
+                Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="songscope-demix-")))
+            _demix(path, folder / stem, options)
+        result, features = _analyze_signal(path, mono, duration, options)
     if json_path is not None:
         save_result(result, json_path)
         if result.activations is not None:
@@ -164,6 +178,13 @@ def _process(item: tuple[Path, str], options: AnalyzeOptions) -> AnalysisResult:
     return result
 
 
+def _demix(path: Path, folder: Path, options: AnalyzeOptions) -> dict[str, Path]:
+    """Separate ``path`` into ``folder`` first, as allin1 does."""
+    from .separation.api import load_separator, separate_file
+
+    return separate_file(path, folder, load_separator(options.demix_model, options.device))
+
+
 def _output_dir(flag: bool | str | os.PathLike | None, default: str) -> Path | None:
     """allin1 style: False/None -> no output, True -> the default folder, a path -> that folder."""
     if flag is None or flag is False:
@@ -181,6 +202,7 @@ def analyze(
     key_model: str = "classic",
     include_activations: bool = False,
     include_embeddings: bool = False,
+    demix: bool | str = False,
     demix_dir: str | os.PathLike = "./demix",
     spec_dir: str | os.PathLike = "./spec",
     keep_byproducts: bool = False,
@@ -212,9 +234,12 @@ def analyze(
         key_model: key engine: ``"classic"``, ``"stone12"``, ``"stone24"`` or a checkpoint path.
         include_activations: attach (and with out_dir write) frame activations.
         include_embeddings: the classic engine has none; a warning says so.
-        demix_dir: where separated stems would go (the classic engine does not separate).
+        demix: separate each input first (True: the classic separation engine; or a separation
+            model name / checkpoint path). The analysis engines read the mixture; the stems are
+            kept in ``demix_dir/<name>/`` with ``keep_byproducts``, else deleted afterwards.
+        demix_dir: where separated stems go.
         spec_dir: with ``keep_byproducts``, the frame features are saved here.
-        keep_byproducts: keep intermediate features in ``spec_dir``.
+        keep_byproducts: keep intermediate features in ``spec_dir`` and stems in ``demix_dir``.
         overwrite: allin1 compatibility; results are recomputed unless ``skip_existing``.
         multiprocess: analyze several files in parallel processes.
         jobs: worker processes (default: usable CPU cores).
@@ -227,8 +252,9 @@ def analyze(
             failed (results of the others are on the exception); ``"skip"`` warns and
             returns the successful results only.
     """
-    del demix_dir, overwrite  # accepted for allin1 compatibility; the classic engine does not demix
-    check_model(model, device, key_model)
+    del overwrite  # accepted for allin1 compatibility: results are recomputed unless skip_existing
+    demix_model = ("classic" if demix is True else str(demix)) if demix else None
+    check_model(model, device, key_model, demix_model)
     if viz_format not in {"pdf", "png", "svg"}:
         raise InputError(f"unknown figure format {viz_format!r}; use pdf, png or svg")
     if errors not in {"raise", "skip"}:
@@ -247,6 +273,8 @@ def analyze(
         sonif_dir=_output_dir(sonify, "./sonif"),
         spec_dir=Path(spec_dir) if keep_byproducts else None,
         jams=jams, audacity=audacity, skip_existing=skip_existing,
+        demix_model=demix_model,
+        demix_dir=Path(demix_dir), keep_stems=keep_byproducts,
     )
     options.dbn()  # validate the tempo range and meters before any work starts
     if single:

@@ -68,7 +68,7 @@ def load_key_model(name_or_path: str | Path, device: str | torch.device = "cpu")
         ``(model, labels)``: the model in eval mode on ``device``; labels maps output index
         to key (24-class) or key signature (12-class).
     """
-    path, entry = resolve_checkpoint(name_or_path)
+    path, entry = resolve_checkpoint(name_or_path, ("chromanet",))
     data = _torch_load(path)
     if data.get("format") == _FORMAT:
         config = ChromaNetConfig.from_dict(data["config"])

@@ -18,7 +18,6 @@ user's own recording), as STONE's README does by hand.
 from __future__ import annotations
 
 import csv
-import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +27,7 @@ import torch
 
 from ..errors import InputError
 from ..library.inputs import expand_inputs
+from ..train.config_file import read_config_file
 from ..train.loop import TrainConfig, TrainResult, train_loop
 from .chromanet import ChromaNetConfig, KeyModel
 from .checkpoint import labels_from_reference_index, save_key_model
@@ -80,24 +80,7 @@ class KeyTrainConfig:
     def load(cls, path: str | Path) -> "KeyTrainConfig":
         """Read a JSON or TOML config file; its ``[train]`` table feeds :class:`TrainConfig`.
         Relative paths in the file are relative to the file's folder."""
-        path = Path(path)
-        text = path.read_text(encoding="utf-8")
-        if path.suffix == ".toml":
-            try:
-                import tomllib
-            except ImportError:  # Python 3.10
-                import tomli as tomllib
-            data = tomllib.loads(text)
-        else:
-            data = json.loads(text)
-        train = dict(data.get("train", {}))
-        base = path.resolve().parent
-        for name in ("data", "labels", "validation", "reference"):
-            if data.get(name):
-                data[name] = str((base / data[name]).resolve())
-        if "out_dir" in train:
-            train["out_dir"] = str((base / train["out_dir"]).resolve())
-        data["train"] = TrainConfig.from_dict(train)
+        data = read_config_file(path, ("data", "labels", "validation", "reference"))
         try:
             return cls(**data)
         except TypeError as exc:

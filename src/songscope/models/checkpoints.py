@@ -59,8 +59,11 @@ def _download(entry: ModelEntry, target: Path) -> Path:
     return _verified(target, entry)
 
 
-def resolve_checkpoint(name_or_path: str | os.PathLike) -> tuple[Path, ModelEntry | None]:
+def resolve_checkpoint(name_or_path: str | os.PathLike,
+                       families: tuple[str, ...] | None = None) -> tuple[Path, ModelEntry | None]:
     """Local path of a checkpoint given a registry name or a file path.
+
+    ``families`` limits the registry names accepted (and listed in errors) to those families.
 
     Returns:
         ``(path, entry)``; entry is None for a file that is not a registered name.
@@ -69,12 +72,14 @@ def resolve_checkpoint(name_or_path: str | os.PathLike) -> tuple[Path, ModelEntr
         InputError: unknown name, missing file offline, failed download, or wrong sha256.
     """
     text = str(name_or_path)
-    if text not in REGISTRY:
+    known = {n: e for n, e in REGISTRY.items() if families is None or e.family in families}
+    if text not in known:
         path = Path(text)
         if not path.is_file():
-            raise InputError(f"{text}: no such checkpoint file or model name (known: {', '.join(REGISTRY)})")
+            names = ", ".join(known) or "none registered"
+            raise InputError(f"{text}: no such checkpoint file or model name (known: {names})")
         return path, None
-    entry = REGISTRY[text]
+    entry = known[text]
     folders = [Path(p) for p in [os.environ.get("SONGSCOPE_MODEL_DIR")] if p] + [cache_dir()]
     for folder in folders:
         candidate = folder / entry.filename

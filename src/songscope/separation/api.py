@@ -215,7 +215,8 @@ def separate_file(path: str | Path, out_dir: str | Path, separator: Separator,
         temps = {name: stack.enter_context(atomic_path(target)) for name, target in targets.items()}
         handles: dict[str, sf.SoundFile] = {}
         blocks = remember(_resampled_blocks(path, separator, seen))
-        for sources in separate_stream(separator.run, blocks, window, hop, len(separator.targets)):
+        for sources in separate_stream(separator.run, blocks, window, hop, len(separator.targets),
+                                       separator.fixed_window):
             mixture = fifo.pop(sources.shape[-1])
             for name, data in zip(names, _post(mixture, sources, separator, keep, options)):
                 if name not in handles:
@@ -253,7 +254,7 @@ def separate_audio(audio: np.ndarray, sample_rate: int, model: str = "classic", 
         audio = np.ascontiguousarray(soxr.resample(audio.T, sample_rate, separator.sample_rate, quality="HQ").T)
     keep, names = _outputs(separator, options)
     window, hop = _window_hop(separator, options)
-    sources = separate_array(separator.run, audio, window, hop, len(separator.targets))
+    sources = separate_array(separator.run, audio, window, hop, len(separator.targets), separator.fixed_window)
     return dict(zip(names, _post(audio, sources, separator, keep, options)))
 
 

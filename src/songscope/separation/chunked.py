@@ -5,11 +5,14 @@ The signal is cut into windows of ``window`` samples every ``hop`` samples (``ho
 trapezoid weight (linear fades as long as the overlap) and divided by the summed weights.
 The stream starts ``window - hop`` zeros early and ends with zero padding, so every input
 sample lies under at least one full-weight region or a fade pair. Memory holds one window
-of input and output, whatever the length of the file.
+of input and output, whatever the length of the file. A signal no longer than one window
+is separated in one call, unpadded (padded at the end only for fixed-window models), so
+chunked inference of a short input equals plain inference.
 """
 
 from __future__ import annotations
 
+import itertools
 from typing import Callable, Iterable, Iterator
 
 import numpy as np
@@ -30,7 +33,7 @@ def chunk_weights(window: int, hop: int) -> np.ndarray:
 
 
 def separate_stream(separate: SeparateFn, blocks: Iterable[np.ndarray], window: int, hop: int,
-                    num_sources: int) -> Iterator[np.ndarray]:
+                    num_sources: int, fixed_window: bool = False) -> Iterator[np.ndarray]:
     """Separate a stream chunk by chunk.
 
     Args:
@@ -38,6 +41,7 @@ def separate_stream(separate: SeparateFn, blocks: Iterable[np.ndarray], window: 
         blocks: the input as (C, n) float32 blocks of any sizes.
         window, hop: chunk length and step (samples), 0 < hop <= window.
         num_sources: S.
+        fixed_window: ``separate`` accepts exactly ``window`` samples only.
 
     Yields:
         (S, C, n) blocks whose concatenation has exactly the input's length.
@@ -65,7 +69,17 @@ def separate_stream(separate: SeparateFn, blocks: Iterable[np.ndarray], window: 
         if out.shape[-1]:
             yield out
 
+    blocks = iter(blocks)
+    head: list[np.ndarray] = []
     for block in blocks:
+        head.append(np.asarray(block, dtype=np.float32))
+        if sum(b.shape[-1] for b in head) > window:
+            break
+    else:
+        if head:
+            yield _single_call(separate, np.concatenate(head, axis=-1), window, fixed_window)
+        return
+    for block in itertools.chain(head, blocks):
         block = np.asarray(block, dtype=np.float32)
         if buffer is None:
             channels = block.shape[0]
@@ -86,7 +100,16 @@ def separate_stream(separate: SeparateFn, blocks: Iterable[np.ndarray], window: 
         buffer = buffer[:, hop:]
 
 
-def separate_array(separate: SeparateFn, audio: np.ndarray, window: int, hop: int, num_sources: int) -> np.ndarray:
+def _single_call(separate: SeparateFn, audio: np.ndarray, window: int, fixed_window: bool) -> np.ndarray:
+    """A signal of at most one window in one call (padded at the end to ``window`` if fixed)."""
+    length = audio.shape[-1]
+    if fixed_window and length < window:
+        audio = np.pad(audio, ((0, 0), (0, window - length)))
+    return separate(audio)[..., :length]
+
+
+def separate_array(separate: SeparateFn, audio: np.ndarray, window: int, hop: int, num_sources: int,
+                   fixed_window: bool = False) -> np.ndarray:
     """:func:`separate_stream` on an in-memory signal (C, N) -> (S, C, N)."""
-    parts = list(separate_stream(separate, [audio], window, hop, num_sources))
+    parts = list(separate_stream(separate, [audio], window, hop, num_sources, fixed_window))
     return np.concatenate(parts, axis=-1)

@@ -124,7 +124,7 @@ def load_separation_model(name_or_path: str | Path, device: str | torch.device =
     from ..models.checkpoints import resolve_checkpoint
     from .lightning import is_lightning_checkpoint, load_lightning_bsrnn
 
-    path, _ = resolve_checkpoint(name_or_path)
+    path, _ = resolve_checkpoint(name_or_path, tuple(FAMILIES))
     try:
         payload = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as exc:  # torch raises many types for a bad file

@@ -132,7 +132,8 @@ def _save(path: Path, payload: dict[str, Any]) -> None:
 def train_loop(model: torch.nn.Module, batch: Callable[[int], Any],
                loss: Callable[[torch.nn.Module, Any], tuple[torch.Tensor, dict[str, float]]],
                validate: Callable[[torch.nn.Module], dict[str, float]], config: TrainConfig,
-               extra_state: Callable[[], dict[str, Any]] | None = None, progress: bool = True) -> TrainResult:
+               extra_state: Callable[[], dict[str, Any]] | None = None, progress: bool = True,
+               snapshot: Callable[[torch.nn.Module, int, Path, Any], None] | None = None) -> TrainResult:
     """Train ``model`` (already on its device); see the module docstring.
 
     Args:
@@ -142,6 +143,8 @@ def train_loop(model: torch.nn.Module, batch: Callable[[int], Any],
         validate: model -> {"loss": ..., other metrics}; run every ``val_every`` steps and at the end.
         config: optimisation settings.
         extra_state: returns what a checkpoint must carry besides weights (config, labels, ...).
+        snapshot: called after each validation as ``snapshot(model, step, folder, tensorboard
+            writer or None)`` to save media (audio, figures) under ``folder``.
 
     Returns:
         :class:`TrainResult`.
@@ -205,6 +208,9 @@ def train_loop(model: torch.nn.Module, batch: Callable[[int], Any],
                 with torch.no_grad():
                     metrics = validate(model)
                 logger.log(done, {f"val/{k}": v for k, v in metrics.items()})
+                if snapshot is not None:
+                    with torch.no_grad():
+                        snapshot(model, done, out / "snapshots" / f"step_{done:07d}", logger.writer)
                 bar.set_postfix(val_loss=f"{metrics['loss']:.4f}")
                 if metrics["loss"] < best_loss:
                     best_loss, best_step, bad_validations = metrics["loss"], done, 0

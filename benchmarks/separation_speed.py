@@ -1,0 +1,82 @@
+"""Speed and peak memory of ``songscope separate`` per engine on CPU.
+
+Each engine separates a stereo 44.1 kHz FLAC of ``--minutes`` minutes (default 10) in a fresh
+process (``songscope separate``, 16-bit wav stems); the script reports the real-time factor
+(audio seconds per wall second, start-up included) and the peak resident memory of that
+process. Engines: the classic engine, and random-weight models of every architecture at the
+sizes named below (speed and memory do not depend on the weights). Prints one JSON object.
+
+    python benchmarks/separation_speed.py [--minutes 10] [--threads 2] [--engines classic,unet_simple,...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import song_file  # noqa: E402
+
+ARCHITECTURES = {
+    "bsrnn_paper": ("bsrnn", {"targets": ["vocals"]}),  # one target, fc 128, rnn 256, 12 layers (paper)
+    "bsrnn_small4": ("bsrnn", {"targets": ["bass", "drums", "other", "vocals"], "bands": "vocals", "fc_dim": 32,
+                               "rnn_dim": 64, "num_layers": 2, "mlp_dim": 64}),  # configs/separation_bsrnn_cpu.toml
+    "unet_simple": ("unet", {"bottleneck": "simple"}),
+    "unet_lstm": ("unet", {"bottleneck": "lstm"}),
+    "unet_vae": ("unet", {"bottleneck": "vae"}),
+}
+
+
+def _checkpoint(name: str, folder: Path) -> str:
+    from songscope.separation.model import build_model, save_separation_model
+
+    family, config = ARCHITECTURES[name]
+    return str(save_separation_model(build_model(family, config), folder / f"{name}.pt"))
+
+
+def _run(model: str, audio: Path, out: Path, threads: int) -> dict:
+    env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
+    code = ("import resource, sys; from songscope.cli import main; rc = main(sys.argv[1:]); "
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); sys.exit(rc)")
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-c", code, "separate", str(audio), "-o", str(out), "-m", model,
+                           "-d", "cpu"], capture_output=True, text=True, env=env)
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}"}
+    peak_kb = int(proc.stderr.strip().splitlines()[-1])
+    return {"wall_s": round(wall, 1), "peak_rss_mb": round(peak_kb / 1024, 0)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--minutes", type=float, default=10.0)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--engines", default="classic," + ",".join(ARCHITECTURES))
+    args = parser.parse_args()
+    audio = song_file(args.minutes * 60)
+    seconds = args.minutes * 60
+    report = {"benchmark": "separation_speed", "audio_seconds": seconds, "threads": args.threads, "engines": {}}
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        for name in args.engines.split(","):
+            model = name if name == "classic" else _checkpoint(name, tmp)
+            row = _run(model, audio, tmp / "out", args.threads)
+            if "wall_s" in row:
+                row["realtime_factor"] = round(seconds / row["wall_s"], 2)
+            report["engines"][name] = row
+            print(json.dumps({name: row}), file=sys.stderr)
+    report["max_peak_rss_mb"] = max((r.get("peak_rss_mb", 0) for r in report["engines"].values()), default=0)
+    print(json.dumps(report))
+
+
+if __name__ == "__main__":
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    main()
