@@ -375,3 +375,49 @@ def test_python_api_separate_audio_two_stems():
     assert set(out) == {"bass", "no_bass"}
     assert np.max(np.abs(out["bass"] + out["no_bass"] - mix)) < 1e-5
     assert np.sum(out["bass"] ** 2) > 0.9 * np.sum(mix ** 2)
+
+
+def test_stem_mp4_tracks_are_decoded_once_in_musdb_stream_order(tmp_path):
+    import shutil
+    import subprocess
+
+    if shutil.which("ffmpeg") is None:
+        pytest.skip("ffmpeg is not installed (scripts/system-deps.sh installs it)")
+    t = np.arange(SR) / SR
+    freqs = {"mixture": 0, "drums": 200, "bass": 50, "other": 400, "vocals": 800}  # MUSDB stream order
+    args = ["ffmpeg", "-v", "error"]
+    for name, f in freqs.items():
+        path = tmp_path / f"{name}.wav"
+        sf.write(path, np.stack([0.3 * np.sin(2 * np.pi * f * t)] * 2, 1), SR)
+        args += ["-i", str(path)]
+    root = tmp_path / "musdb"
+    root.mkdir()
+    for i in range(5):
+        args += ["-map", str(i)]
+    subprocess.run(args + ["-c:a", "flac", "-strict", "-2", str(root / "song.stem.mp4")], check=True)
+    from songscope.separation.data import find_tracks
+
+    (track,) = find_tracks(root, cache=tmp_path / "cache")
+    for stem in ("bass", "drums", "other", "vocals"):
+        wave = track.read(stem, 0, SR)[0]
+        peak = np.argmax(np.abs(np.fft.rfft(wave)))
+        assert peak == freqs[stem], stem
+    assert find_tracks(root, cache=tmp_path / "cache")[0].files == track.files  # cached, not decoded again
+
+
+def test_per_stem_models_combine_into_one_engine(tmp_path):
+    from songscope.separation.api import load_separator
+
+    torch.manual_seed(0)
+    vocal_model = _tiny_bsrnn(targets=("vocals",)).eval()
+    bass_model = _tiny_bsrnn(targets=("bass", "vocals")).eval()
+    a = save_separation_model(vocal_model, tmp_path / "v.pt")
+    b = save_separation_model(bass_model, tmp_path / "b.pt")
+    combined = load_separator(f"{b},{a}", "cpu")
+    assert combined.targets == ("bass", "vocals")
+    x = (np.random.default_rng(0).standard_normal((2, 4000)) * 0.1).astype(np.float32)
+    out = combined.run(x)
+    with torch.no_grad():
+        expected_vocals = vocal_model(torch.from_numpy(x)[None])[0, 0].numpy()
+        expected_bass = bass_model(torch.from_numpy(x)[None])[0, 0].numpy()
+    assert np.allclose(out[1], expected_vocals, atol=1e-6) and np.allclose(out[0], expected_bass, atol=1e-6)

@@ -169,7 +169,8 @@ def _add_separate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("paths", nargs="+", type=Path, help="audio files and/or folders (searched recursively)")
     p.add_argument("-o", "--out-dir", type=Path, default=Path("separated"), help="output root (default ./separated)")
     p.add_argument("-m", "--model", default="classic",
-                   help="classic (default, no weights), a registry name, or a checkpoint path")
+                   help="classic (default, no weights), a checkpoint path, or several comma-separated "
+                        "checkpoints combined (e.g. one model per stem)")
     p.add_argument("--checkpoint", default=None, help="a checkpoint file (same as --model PATH)")
     p.add_argument("--stems", default=None, help="stems to write, e.g. vocals,drums (default: all)")
     p.add_argument("--two-stems", default=None, metavar="STEM", help="write STEM and no_STEM (mixture minus STEM)")
@@ -181,6 +182,7 @@ def _add_separate(sub: argparse._SubParsersAction) -> None:
                    help="wav (16-bit, default), flac (24-bit) or wav32 (float)")
     p.add_argument("-d", "--device", default=None, help="cpu, cuda or mps for neural models (default: best available)")
     p.add_argument("-j", "--jobs", type=int, default=1, help="files separated in parallel (default 1)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no list of written files")
     p.set_defaults(run=_run_separate)
 
 
@@ -197,11 +199,11 @@ def _run_separate(args: argparse.Namespace) -> int:
     files = expand_inputs(args.paths)
     try:
         done = separate(files, args.out_dir, model=args.checkpoint or args.model, device=args.device,
-                        options=options, jobs=max(1, args.jobs), progress=len(files) > 1)
+                        options=options, jobs=max(1, args.jobs), progress=not args.quiet)
         failures = []
     except BatchError as exc:
         done, failures = exc.results, exc.failures
-    for stems in (done.values() if isinstance(done, dict) else done):
+    for stems in (done.values() if isinstance(done, dict) else done) if not args.quiet else ():
         print(" ".join(str(p) for p in stems.values()))
     return _report_failures(failures, len(files))
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
@@ -17,9 +18,10 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 import soundfile as sf
 import soxr
+from tqdm import tqdm
 
 from ..atomic import atomic_path
-from ..audio.decode import iter_blocks
+from ..audio.decode import info, iter_blocks
 from ..errors import AudioError, InputError
 from .chunked import separate_array, separate_stream
 from .classic import ClassicConfig, separate_classic
@@ -71,9 +73,32 @@ def _neural_separator(name: str, device: str | None) -> Separator:
     return Separator(str(name), model.targets, model.sample_rate, model.channels, window, run, required is not None)
 
 
+def _combined(parts: list[Separator]) -> Separator:
+    """Several single- or multi-target models as one engine (a later model wins a shared stem);
+    the paper trains one Band-Split RNN per stem."""
+    if len({p.sample_rate for p in parts}) > 1 or len({p.channels for p in parts}) > 1:
+        raise InputError("combined models must share sample rate and channel count")
+    fixed = {p.window for p in parts if p.fixed_window}
+    if len(fixed) > 1:
+        raise InputError("combined models need different fixed chunk lengths; separate with each on its own")
+    owner = {stem: (i, p.targets.index(stem)) for i, p in enumerate(parts) for stem in p.targets}
+    targets = tuple(s for s in STEMS if s in owner)
+
+    def run(chunk: np.ndarray) -> np.ndarray:
+        outputs = [p.run(chunk) for p in parts]
+        return np.stack([outputs[i][j] for i, j in (owner[s] for s in targets)])
+
+    window = fixed.pop() if fixed else min(p.window for p in parts)
+    return Separator("+".join(p.name for p in parts), targets, parts[0].sample_rate, parts[0].channels, window,
+                     run, any(p.fixed_window for p in parts))
+
+
 @functools.lru_cache(maxsize=2)
 def load_separator(model: str = "classic", device: str | None = None) -> Separator:
-    """The classic engine (``"classic"``) or a neural model (registry name or checkpoint path)."""
+    """The classic engine (``"classic"``), a neural model (registry name or checkpoint path), or
+    several comma-separated models combined (e.g. one per stem)."""
+    if "," in model:
+        return _combined([load_separator(part.strip(), device) for part in model.split(",") if part.strip()])
     if model == "classic":
         config = ClassicConfig()
         return Separator("classic", STEMS, 44100, None, int(config.window_seconds * 44100),
@@ -189,7 +214,7 @@ def _resampled_blocks(path: Path, separator: Separator, seen: list[bool]) -> Ite
 
 
 def separate_file(path: str | Path, out_dir: str | Path, separator: Separator,
-                  options: SeparateOptions = SeparateOptions()) -> dict[str, Path]:
+                  options: SeparateOptions = SeparateOptions(), progress: bool = False) -> dict[str, Path]:
     """Separate one file into ``out_dir/<name>.<ext>`` per stem, streaming (bounded memory).
 
     Returns:
@@ -215,8 +240,12 @@ def separate_file(path: str | Path, out_dir: str | Path, separator: Separator,
         temps = {name: stack.enter_context(atomic_path(target)) for name, target in targets.items()}
         handles: dict[str, sf.SoundFile] = {}
         blocks = remember(_resampled_blocks(path, separator, seen))
+        expected = int(info(path).duration * separator.sample_rate)
+        bar = stack.enter_context(tqdm(total=expected, desc=path.name, unit="sample", unit_scale=True,
+                                       file=sys.stderr, disable=not progress))
         for sources in separate_stream(separator.run, blocks, window, hop, len(separator.targets),
                                        separator.fixed_window):
+            bar.update(sources.shape[-1])
             mixture = fifo.pop(sources.shape[-1])
             for name, data in zip(names, _post(mixture, sources, separator, keep, options)):
                 if name not in handles:
@@ -258,9 +287,10 @@ def separate_audio(audio: np.ndarray, sample_rate: int, model: str = "classic", 
     return dict(zip(names, _post(audio, sources, separator, keep, options)))
 
 
-def _one(item: tuple[Path, Path], separator_name: str, device: str | None, options: SeparateOptions) -> dict[str, Path]:
+def _one(item: tuple[Path, Path], separator_name: str, device: str | None, options: SeparateOptions,
+         progress: bool = False) -> dict[str, Path]:
     path, out = item
-    return separate_file(path, out, load_separator(separator_name, device), options)
+    return separate_file(path, out, load_separator(separator_name, device), options, progress)
 
 
 def separate(paths: str | Path | Sequence[str | Path], out_dir: str | Path = "separated", model: str = "classic",
@@ -286,8 +316,10 @@ def separate(paths: str | Path | Sequence[str | Path], out_dir: str | Path = "se
     load_separator(model, device)  # fail early on a bad model name
     names = output_stems(files)
     items = [(f, Path(out_dir) / names[f]) for f in files]
-    results, failures = run_batch(functools.partial(_one, separator_name=model, device=device, options=options),
-                                  items, jobs=jobs, progress=progress, desc="separating")
+    single = len(items) == 1
+    results, failures = run_batch(functools.partial(_one, separator_name=model, device=device, options=options,
+                                                    progress=progress and single),
+                                  items, jobs=jobs, progress=progress and not single, desc="separating")
     for failure in failures:
         failure.item = failure.item[0]
     done = {f: r for f, r in zip(files, results) if r is not None}

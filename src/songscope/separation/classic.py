@@ -23,6 +23,7 @@ from .stems import STEMS
 __all__ = ["ClassicConfig", "separate_classic"]
 
 _EPS = 1e-10
+_MEDIAN_BLOCK = 32  # frames per block of the REPET-SIM median
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,8 @@ class ClassicConfig:
         harmonic_seconds: median filter length along time (harmonic part).
         percussive_hz: median filter length along frequency (percussive part).
         bass_cutoff: corner of the bass low-pass (4th-order-like roll-off).
-        similar_frames: frames whose median models the repeating accompaniment.
+        similar_fraction: share of a window's frames whose median models the repeating
+            accompaniment of a frame (the most similar ones; at least 5 frames).
         min_distance: minimum time between a frame and the frames modelling it.
         vocal_range: band where the lead is expected; outside it the foreground goes to "other".
         window_seconds: chunk length used for long files (``chunked.py``).
@@ -45,7 +47,7 @@ class ClassicConfig:
     harmonic_seconds: float = 0.4
     percussive_hz: float = 500.0
     bass_cutoff: float = 180.0
-    similar_frames: int = 12
+    similar_fraction: float = 0.15
     min_distance: float = 1.0
     vocal_range: tuple[float, float] = (150.0, 8000.0)
     window_seconds: float = 24.0
@@ -62,7 +64,11 @@ def _repet_sim(magnitude: np.ndarray, count: int, min_gap: int) -> np.ndarray:
     np.fill_diagonal(similarity, np.inf)
     count = min(count, frames)
     nearest = np.argpartition(-similarity, count - 1, axis=1)[:, :count]
-    model = np.median(magnitude[:, nearest], axis=2)
+    magnitude = magnitude.astype(np.float32)
+    model = np.empty_like(magnitude)
+    for start in range(0, frames, _MEDIAN_BLOCK):  # (F, block, count) at a time bounds memory
+        stop = min(frames, start + _MEDIAN_BLOCK)
+        model[:, start:stop] = np.median(magnitude[:, nearest[start:stop]], axis=2)
     return np.minimum(model, magnitude)
 
 
@@ -94,7 +100,8 @@ def separate_classic(audio: np.ndarray, sample_rate: int, config: ClassicConfig 
     bass = tonal * low[:, None]
     rest = tonal * (1.0 - low[:, None])
     gap = max(1, int(round(config.min_distance * sample_rate / config.hop)))
-    background = _repet_sim(rest, config.similar_frames, gap)
+    count = max(5, int(round(config.similar_fraction * rest.shape[1])))
+    background = _repet_sim(rest, count, gap)
     lo, hi = config.vocal_range
     vocal_band = ((freqs >= lo) & (freqs <= hi)).astype(np.float64)[:, None]
     vocals = (rest - background) * vocal_band
