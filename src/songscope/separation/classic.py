@@ -53,9 +53,10 @@ class ClassicConfig:
     window_seconds: float = 24.0
 
 
-def _repet_sim(magnitude: np.ndarray, count: int, min_gap: int) -> np.ndarray:
-    """Repeating-background model (F, T): per frame, the median of its ``count`` most similar
-    frames (cosine similarity) at least ``min_gap`` frames away (itself included)."""
+def _repet_sim(magnitude: np.ndarray, count: int, min_gap: int, rows: slice) -> np.ndarray:
+    """Repeating-background model of the bins ``rows`` (F', T): per frame, the median of its
+    ``count`` most similar frames (cosine similarity over all bins) at least ``min_gap`` frames
+    away (itself included)."""
     frames = magnitude.shape[1]
     unit = magnitude / (np.linalg.norm(magnitude, axis=0, keepdims=True) + _EPS)
     similarity = unit.T @ unit
@@ -64,7 +65,7 @@ def _repet_sim(magnitude: np.ndarray, count: int, min_gap: int) -> np.ndarray:
     np.fill_diagonal(similarity, np.inf)
     count = min(count, frames)
     nearest = np.argpartition(-similarity, count - 1, axis=1)[:, :count]
-    magnitude = magnitude.astype(np.float32)
+    magnitude = magnitude[rows].astype(np.float32)
     model = np.empty_like(magnitude)
     for start in range(0, frames, _MEDIAN_BLOCK):  # (F, block, count) at a time bounds memory
         stop = min(frames, start + _MEDIAN_BLOCK)
@@ -101,10 +102,10 @@ def separate_classic(audio: np.ndarray, sample_rate: int, config: ClassicConfig 
     rest = tonal * (1.0 - low[:, None])
     gap = max(1, int(round(config.min_distance * sample_rate / config.hop)))
     count = max(5, int(round(config.similar_fraction * rest.shape[1])))
-    background = _repet_sim(rest, count, gap)
     lo, hi = config.vocal_range
-    vocal_band = ((freqs >= lo) & (freqs <= hi)).astype(np.float64)[:, None]
-    vocals = (rest - background) * vocal_band
+    band = slice(int(np.searchsorted(freqs, lo)), int(np.searchsorted(freqs, hi, side="right")))
+    vocals = np.zeros_like(rest)  # the lead lives in the vocal range only
+    vocals[band] = rest[band] - _repet_sim(rest, count, gap, band)
     other = rest - vocals
     sources = np.stack([bass, drums, other, vocals])  # STEMS order
     power = sources ** 2
