@@ -3,7 +3,7 @@ held-out synthetic multitracks, plus the real-time factor of each.
 
     songscope synth data/separation --works 32 --versions 1 --seed 11   (once)
     python benchmarks/separation_eval.py [--data data/separation/test] [--tracks 8]
-        [--model bsrnn=runs/separation_bsrnn_cpu/separation_model.pt --model unet=...]
+        [--model bsrnn=runs/separation_bsrnn_cpu/separation_model.pt --model unet=...] [--no-classic]
 
 Prints one JSON object: per engine the median over tracks of each metric, and the RTF.
 """
@@ -32,10 +32,12 @@ def main() -> None:
     parser.add_argument("--data", type=Path, default=ROOT / "data" / "separation" / "test")
     parser.add_argument("--tracks", type=int, default=8)
     parser.add_argument("--model", action="append", default=[], help="name=checkpoint (repeatable)")
+    parser.add_argument("--no-classic", action="store_true", help="only the --model checkpoints")
     parser.add_argument("--out", type=Path, default=ROOT / ".bench-cache" / "separation_eval")
     args = parser.parse_args()
     tracks = find_tracks(args.data)[:args.tracks]
-    engines = {"classic": "classic", **dict(item.split("=", 1) for item in args.model)}
+    engines = {} if args.no_classic else {"classic": "classic"}
+    engines.update(dict(item.split("=", 1) for item in args.model))
     report = {"benchmark": "separation_eval", "data": str(args.data), "tracks": len(tracks), "engines": {}}
     for name, model in engines.items():
         separator = load_separator(model, "cpu")

@@ -152,7 +152,7 @@ def test_supervised_training_fits_the_labelled_crops(key_songs, tmp_path):
 
 def test_resume_after_a_crash_equals_an_uninterrupted_run(key_songs, tmp_path, monkeypatch):
     straight, crashed = tmp_path / "straight", tmp_path / "crashed"
-    train_key_model(_config(key_songs, straight, mode="mixed", steps=12, val_every=6), progress=False)
+    train_key_model(_config(key_songs, straight, mode="mixed", steps=12, val_every=6, log_every=4), progress=False)
     real_batch = KeyData.batch
 
     def crash_at_step_9(self, step, labelled=False):
@@ -162,13 +162,15 @@ def test_resume_after_a_crash_equals_an_uninterrupted_run(key_songs, tmp_path, m
 
     monkeypatch.setattr(KeyData, "batch", crash_at_step_9)
     with pytest.raises(KeyboardInterrupt):
-        train_key_model(_config(key_songs, crashed, mode="mixed", steps=12, val_every=6), progress=False)
+        train_key_model(_config(key_songs, crashed, mode="mixed", steps=12, val_every=6, log_every=4), progress=False)
     assert torch.load(crashed / "last.pt", weights_only=False)["step"] == 6
     monkeypatch.setattr(KeyData, "batch", real_batch)
-    train_key_model(_config(key_songs, crashed, mode="mixed", steps=12, val_every=6), progress=False)
+    train_key_model(_config(key_songs, crashed, mode="mixed", steps=12, val_every=6, log_every=4), progress=False)
     a = torch.load(straight / "last.pt", weights_only=False)
     b = torch.load(crashed / "last.pt", weights_only=False)
     assert a["step"] == b["step"] == 12
+    steps = [[row["step"] for row in _metrics(run)] for run in (straight, crashed)]
+    assert steps[0] == steps[1]  # step 8, logged before the crash and after the resume, appears once
     for name in a["model"]:
         torch.testing.assert_close(a["model"][name], b["model"][name], rtol=0, atol=1e-6, msg=name)
 

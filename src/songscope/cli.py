@@ -91,7 +91,7 @@ def _run_analyze(args: argparse.Namespace) -> int:
     )
     options.dbn()
     jobs = 1 if args.no_multiprocess else (args.jobs or default_jobs())
-    progress = len(files) > 1 and not args.quiet
+    progress = len(files) > 1 and _bars_wanted(args)
     results, failures = run_analysis(files, options, jobs=jobs, progress=progress)
     if not args.quiet:
         for result in results:
@@ -142,7 +142,7 @@ def _run_key(args: argparse.Namespace) -> int:
             else estimate.to_dict()
         return {"path": str(path), **row}
 
-    rows, failures = run_batch(one, files, jobs=1, progress=len(files) > 1, desc="key")
+    rows, failures = run_batch(one, files, jobs=1, progress=len(files) > 1 and _bars_wanted(args), desc="key")
     rows = [r for r in rows if r is not None]
     for line in weak:
         print(line, file=sys.stderr)
@@ -199,7 +199,7 @@ def _run_separate(args: argparse.Namespace) -> int:
     files = expand_inputs(args.paths)
     try:
         done = separate(files, args.out_dir, model=args.checkpoint or args.model, device=args.device,
-                        options=options, jobs=max(1, args.jobs), progress=not args.quiet)
+                        options=options, jobs=max(1, args.jobs), progress=_bars_wanted(args))
         failures = []
     except BatchError as exc:
         done, failures = exc.results, exc.failures
@@ -237,7 +237,7 @@ def _run_train(args: argparse.Namespace) -> int:
     if args.device is not None:
         config.train.device = args.device
     config.train.resume = not args.restart
-    result, model_path = train(config, progress=not args.quiet)
+    result, model_path = train(config, progress=_bars_wanted(args))
     print(f"trained {result.step} steps (best validation loss {result.best_loss:.4f} at step {result.best_step}"
           f"{', stopped early' if result.stopped_early else ''}); model: {model_path}")
     return 0
@@ -307,11 +307,16 @@ def _run_synth(args: argparse.Namespace) -> int:
     if args.sample_rate < 8000:
         raise InputError("--sample-rate must be at least 8000")
     with tqdm(total=args.works * args.versions, desc="synth", unit="track", file=sys.stderr,
-              disable=args.quiet) as bar:
+              disable=not _bars_wanted(args)) as bar:
         manifest = write_dataset(args.out, args.works, args.versions, args.seed, args.test_fraction, args.engine,
                                  args.sample_rate, args.soundfont, progress=lambda done, total: bar.update(1))
     print(f"wrote {args.works * args.versions} tracks; manifest: {manifest}")
     return 0
+
+
+def _bars_wanted(args: argparse.Namespace) -> bool:
+    """Progress bars only for a person at a terminal: never with -q, never into a log file or pipe."""
+    return not getattr(args, "quiet", False) and sys.stderr.isatty()
 
 
 def _report_failures(failures, total: int) -> int:

@@ -94,14 +94,18 @@ def _schedule(config: TrainConfig) -> Callable[[int], float]:
 
 
 class _Logger:
-    """metrics.csv (one row per logged step, columns grow as new metrics appear) + TensorBoard."""
+    """metrics.csv (one row per logged step, columns grow as new metrics appear) + TensorBoard.
 
-    def __init__(self, folder: Path):
+    Rows of an earlier run are kept up to ``resumed_step`` (the step training resumes from), so a
+    run resumed from its last checkpoint does not log the steps after that checkpoint twice.
+    """
+
+    def __init__(self, folder: Path, resumed_step: int):
         self.path = folder / "metrics.csv"
         self.rows: list[dict[str, Any]] = []
         if self.path.exists():
             with open(self.path, newline="") as handle:
-                self.rows = list(csv.DictReader(handle))
+                self.rows = [row for row in csv.DictReader(handle) if int(row["step"]) <= resumed_step]
         try:
             from torch.utils.tensorboard import SummaryWriter
             self.writer = SummaryWriter(str(folder / "tensorboard"))
@@ -171,7 +175,7 @@ def train_loop(model: torch.nn.Module, batch: Callable[[int], Any],
         start, best_loss, best_step = state["step"], state["best_loss"], state["best_step"]
         bad_validations = state["bad_validations"]
         torch.set_rng_state(state["torch_rng"])
-    logger = _Logger(out)
+    logger = _Logger(out, start)
     stopped = False
 
     def checkpoint(step: int) -> dict[str, Any]:
