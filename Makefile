@@ -35,6 +35,9 @@ bench: $(FULL)
 	$(BIN)/python benchmarks/key_eval.py
 	$(BIN)/python benchmarks/run.py --peers
 	$(BIN)/python benchmarks/synth_check.py
+	$(BIN)/songscope synth data/separation --works 32 --versions 1 --seed 11 -q
+	$(BIN)/python benchmarks/separation_eval.py
+	$(BIN)/python benchmarks/separation_speed.py
 
 clean:
 	rm -rf struct viz sonif spec
