@@ -165,6 +165,28 @@ def test_checkpoint_round_trip(tmp_path):
         load_separation_model(tmp_path / "missing.pt")
 
 
+def test_registered_checkpoint_loads_by_name_checks_its_digest_and_stays_in_its_family(tmp_path, monkeypatch):
+    from songscope.key.checkpoint import load_key_model
+    from songscope.models import REGISTRY, ModelEntry, sha256_of
+    from songscope.separation.api import load_separator
+
+    torch.manual_seed(0)
+    model = _tiny_unet().eval()
+    path = save_separation_model(model, tmp_path / "tiny_unet.pt")
+    monkeypatch.setitem(REGISTRY, "tiny-unet", ModelEntry("tiny-unet", "unet", "tiny_unet.pt", sha256_of(path),
+                                                          None, "a test model"))
+    monkeypatch.setenv("SONGSCOPE_MODEL_DIR", str(tmp_path))
+    separator = load_separator("tiny-unet", "cpu")
+    x = np.random.default_rng(4).standard_normal((2, 4096)).astype(np.float32) * 0.1
+    with torch.no_grad():
+        assert np.array_equal(separator.run(x), model(torch.from_numpy(x)[None])[0].numpy())
+    with pytest.raises(InputError, match="no such checkpoint file or model name"):
+        load_key_model("tiny-unet")  # a key command does not take a separation model's name
+    save_separation_model(_tiny_unet("lstm"), path)  # the file changes under the registered name
+    with pytest.raises(InputError, match="sha256"):
+        load_separation_model("tiny-unet")
+
+
 HPARAMS = """model:
   sr: 44100
   n_fft: 2048

@@ -14,18 +14,22 @@ _STONE_URL = f"https://github.com/deezer/stone/raw/{_STONE_COMMIT}/ckpt/{{}}"
 
 @dataclass(frozen=True)
 class ModelEntry:
-    """A downloadable checkpoint.
+    """A downloadable checkpoint of any model family.
+
+    The architecture comes from the file itself (each family's loader reads it from the state
+    dict or the stored config); an entry only says where the file is, how to check it, and what
+    the file cannot say for itself.
 
     Attributes:
-        name: registry name (``songscope key --model NAME``).
-        family: model family (``chromanet``).
+        name: registry name (``--model NAME``).
+        family: model family (``chromanet`` for key models, ``bsrnn`` or ``unet`` for separation); a
+            command only accepts the names of its families.
         filename: file name in the model cache.
         sha256: expected digest of the file.
         url: where online users download it from (None: local files only).
-        labels: output index -> label (keys, or key signatures for 12-class models).
-        num_classes: outputs of the model.
-        norm: ChromaNet normalisation of this checkpoint.
         description: one line for listings.
+        labels: output index -> label, for classifiers whose files do not store it (STONE:
+            keys, or key signatures for 12-class models); empty otherwise.
     """
 
     name: str
@@ -33,10 +37,8 @@ class ModelEntry:
     filename: str
     sha256: str
     url: str | None
-    labels: tuple[str, ...]
-    num_classes: int
-    norm: str
     description: str
+    labels: tuple[str, ...] = ()
 
 
 # STONE 12: index i is the key signature whose major tonic is Bb + i semitones
@@ -49,14 +51,16 @@ REGISTRY: dict[str, ModelEntry] = {
     "stone12": ModelEntry(
         "stone12", "chromanet", "semitone_ks.pt",
         "d4bb627c78c164ee78bcd5472217a0943286a36b30b397d9c9da1ce33c026d73",
-        _STONE_URL.format("semitone_ks.pt"), _STONE12_LABELS, 12, "frame",
+        _STONE_URL.format("semitone_ks.pt"),
         "STONE (ISMIR 2024), self-supervised, 12 key signatures (official checkpoint, no licence stated)",
+        _STONE12_LABELS,
     ),
     "stone24": ModelEntry(
         "stone24", "chromanet", "semisupervised_ks_mode.pt",
         "eb7a456dcfaf53f9eba3a468071ca3f3214d2f56070d961fff8ac6434ecb3cd5",
-        _STONE_URL.format("semisupervised_ks_mode.pt"), _STONE24_LABELS, 24, "global",
+        _STONE_URL.format("semisupervised_ks_mode.pt"),
         "24-STONE (ISMIR 2024), semi-supervised, 24 keys (official checkpoint, no licence stated)",
+        _STONE24_LABELS,
     ),
 }
 
