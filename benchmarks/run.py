@@ -8,7 +8,10 @@ the real-time factor on one core (audio seconds / wall seconds, model loading ex
     python benchmarks/run.py [--peers] [--engine soundfont|numpy]
 
 ``--peers`` adds librosa's beat tracker (and madmom's, when installed) on the same audio.
-Separation and cover identification have no engine in songscope yet; they are listed as such.
+Separation: the classic engine on the first ``--separation-tracks`` songs (BSSEval v4 is slow:
+about two minutes per track); ``--separation-model name=checkpoint`` adds trained models
+(``benchmarks/separation_eval.py`` holds the held-out comparison). Cover identification has no
+engine in songscope yet; it is listed as such.
 """
 
 from __future__ import annotations
@@ -23,11 +26,13 @@ from pathlib import Path
 import numpy as np
 
 from common import CACHE, SHARED, pin_one_core
+from separation_eval import evaluate_engine
 
 from songscope.audio.decode import load_mono
 from songscope.audio.features import ANALYSIS_SR
 from songscope.evaluate import read_annotations
 from songscope.evaluate.metrics import beat_metrics, key_metrics, structure_metrics, tempo_metrics
+from songscope.separation.data import find_tracks
 from songscope.synth.dataset import write_dataset
 
 CORPORA = {"songs": {"works": 20, "versions": 1, "seed": 1}, "covers": {"works": 20, "versions": 3, "seed": 2}}
@@ -111,6 +116,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--peers", action="store_true", help="also run librosa (and madmom when installed)")
     parser.add_argument("--engine", choices=("soundfont", "numpy"), default="soundfont", help="synth engine")
+    parser.add_argument("--separation-tracks", type=int, default=4, help="songs to separate (0: none)")
+    parser.add_argument("--separation-model", action="append", default=[], help="name=checkpoint (repeatable)")
     args = parser.parse_args()
     pin_one_core()
     warnings.simplefilter("ignore")
@@ -137,7 +144,13 @@ def main() -> None:
                     continue
                 entry[peer] = run_peer_beats(folder, peer)
         report["corpora"][name] = entry
-    report["separation"] = report["covers"] = "no songscope engine yet"
+    if args.separation_tracks > 0:
+        tracks = find_tracks(folders["songs"])[:args.separation_tracks]
+        engines = {"classic": "classic", **dict(item.split("=", 1) for item in args.separation_model)}
+        report["separation"] = {"corpus": "songs", "tracks": len(tracks), **{
+            name: evaluate_engine(model, tracks, CACHE / "run_separation" / name, name)
+            for name, model in engines.items()}}
+    report["covers"] = "no songscope engine yet"
     print(json.dumps(report))
 
 

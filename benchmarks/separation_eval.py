@@ -27,6 +27,25 @@ from songscope.separation.stems import STEMS
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def evaluate_engine(model: str, tracks: list, out: Path, label: str) -> dict:
+    """Separate each track's mixture with ``model`` ("classic" or a checkpoint) into ``out`` and
+    score it: the median over tracks of each SDR / SI-SDR (dB) and the real-time factor."""
+    separator = load_separator(model, "cpu")
+    rows, audio_seconds, wall = [], 0.0, 0.0
+    for track in tracks:
+        mixture = Path(track.files["bass"]).parent / "mixture.wav"
+        start = time.perf_counter()
+        written = separate_file(mixture, out / track.name, separator, SeparateOptions(format="wav32"))
+        wall += time.perf_counter() - start
+        audio_seconds += track.frames / track.sample_rate
+        refs = {s: sf.read(str(track.files[s]), dtype="float32")[0] for s in STEMS}
+        ests = {s: sf.read(str(written[s]), dtype="float32")[0] for s in STEMS if s in written}
+        rows.append(separation_metrics({s: refs[s] for s in ests}, ests, track.sample_rate))
+        print(json.dumps({label: track.name, **{k: round(v, 2) for k, v in rows[-1].items()}}), file=sys.stderr)
+    summary = {k: round(float(np.median([r[k] for r in rows])), 2) for k in rows[0]}
+    return {**summary, "realtime_factor": round(audio_seconds / wall, 2)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=ROOT / "data" / "separation" / "test")
@@ -40,20 +59,7 @@ def main() -> None:
     engines.update(dict(item.split("=", 1) for item in args.model))
     report = {"benchmark": "separation_eval", "data": str(args.data), "tracks": len(tracks), "engines": {}}
     for name, model in engines.items():
-        separator = load_separator(model, "cpu")
-        rows, audio_seconds, wall = [], 0.0, 0.0
-        for track in tracks:
-            mixture = Path(track.files["bass"]).parent / "mixture.wav"
-            start = time.perf_counter()
-            written = separate_file(mixture, args.out / name / track.name, separator, SeparateOptions(format="wav32"))
-            wall += time.perf_counter() - start
-            audio_seconds += track.frames / track.sample_rate
-            refs = {s: sf.read(str(track.files[s]), dtype="float32")[0] for s in STEMS}
-            ests = {s: sf.read(str(written[s]), dtype="float32")[0] for s in STEMS if s in written}
-            rows.append(separation_metrics({s: refs[s] for s in ests}, ests, track.sample_rate))
-            print(json.dumps({name: track.name, **{k: round(v, 2) for k, v in rows[-1].items()}}), file=sys.stderr)
-        summary = {k: round(float(np.median([r[k] for r in rows])), 2) for k in rows[0]}
-        report["engines"][name] = {**summary, "realtime_factor": round(audio_seconds / wall, 2)}
+        report["engines"][name] = evaluate_engine(model, tracks, args.out / name, name)
     print(json.dumps(report))
 
 
