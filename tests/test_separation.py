@@ -388,6 +388,16 @@ def test_analyze_demix_keeps_stems_only_with_k(tmp_path, cli, song_file, monkeyp
     assert bad.code == 2 and "none.pt" in bad.err
 
 
+def test_analyze_checks_every_model_of_a_combined_demix(tmp_path):
+    from songscope.pipeline import check_model
+
+    vocals = save_separation_model(_tiny_unet(), tmp_path / "vocals.pt")
+    drums = save_separation_model(_tiny_unet(), tmp_path / "drums.pt")
+    check_model("classic", None, demix_model=f"{vocals},{drums}")  # per-stem models, as `separate -m` takes
+    with pytest.raises(InputError, match="missing.pt"):
+        check_model("classic", None, demix_model=f"{vocals},{tmp_path / 'missing.pt'}")
+
+
 def test_python_api_separate_audio_two_stems():
     import songscope
 

@@ -5,7 +5,6 @@ Audacity labels on request). This module only composes the task packages."""
 from __future__ import annotations
 
 import contextlib
-
 import functools
 import os
 import tempfile
@@ -87,12 +86,13 @@ def check_model(model: str, device: str | None, key_model: str = "classic", demi
         raise InputError(f"unknown model {model!r}; available: {', '.join(MODELS)}")
     if device is not None and device.split(":")[0] not in _DEVICES:
         raise InputError(f"unknown device {device!r}; use cpu, cuda or mps")
+    from .models.checkpoints import resolve_checkpoint
+
     if key_model != "classic":
-        from .models.checkpoints import resolve_checkpoint
         resolve_checkpoint(key_model, ("chromanet",))
-    if demix_model not in (None, "classic"):
-        from .models.checkpoints import resolve_checkpoint
-        resolve_checkpoint(demix_model, ("bsrnn", "unet"))
+    for part in (demix_model or "").split(","):  # several separation models combine, one per stem
+        if part.strip() not in ("", "classic"):
+            resolve_checkpoint(part.strip(), ("bsrnn", "unet"))
 
 
 def _decode(path: Path) -> tuple[np.ndarray, float]:

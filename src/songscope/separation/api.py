@@ -21,7 +21,7 @@ import soxr
 from tqdm import tqdm
 
 from ..atomic import atomic_path
-from ..audio.decode import info, iter_blocks
+from ..audio.decode import AudioInfo, iter_blocks
 from ..errors import AudioError, InputError
 from .chunked import separate_array, separate_stream
 from .classic import ClassicConfig, separate_classic
@@ -80,7 +80,7 @@ def _combined(parts: list[Separator]) -> Separator:
         raise InputError("combined models must share sample rate and channel count")
     fixed = {p.window for p in parts if p.fixed_window}
     if len(fixed) > 1:
-        raise InputError("combined models need different fixed chunk lengths; separate with each on its own")
+        raise InputError("combined models have different fixed chunk lengths; separate with each on its own")
     owner = {stem: (i, p.targets.index(stem)) for i, p in enumerate(parts) for stem in p.targets}
     targets = tuple(s for s in STEMS if s in owner)
 
@@ -194,8 +194,10 @@ class _Fifo:
         return data[:, :n]
 
 
-def _resampled_blocks(path: Path, separator: Separator, seen: list[bool]) -> Iterator[np.ndarray]:
-    meta, blocks = iter_blocks(path)
+def _resampled_blocks(path: Path, meta: AudioInfo, blocks: Iterator[np.ndarray], separator: Separator,
+                      seen: list[bool]) -> Iterator[np.ndarray]:
+    """Decoded blocks of ``path`` (described by ``meta``) checked, fitted to the engine's
+    channels and resampled to its rate; ``seen[0]`` turns True at the first non-zero sample."""
     stream = None
     for block in blocks:
         if not np.all(np.isfinite(block)):
@@ -239,8 +241,9 @@ def separate_file(path: str | Path, out_dir: str | Path, separator: Separator,
     with contextlib.ExitStack() as stack:
         temps = {name: stack.enter_context(atomic_path(target)) for name, target in targets.items()}
         handles: dict[str, sf.SoundFile] = {}
-        blocks = remember(_resampled_blocks(path, separator, seen))
-        expected = int(info(path).duration * separator.sample_rate)
+        meta, decoded = iter_blocks(path)
+        blocks = remember(_resampled_blocks(path, meta, decoded, separator, seen))
+        expected = int(meta.duration * separator.sample_rate)
         bar = stack.enter_context(tqdm(total=expected, desc=path.name, unit="sample", unit_scale=True,
                                        file=sys.stderr, disable=not progress))
         for sources in separate_stream(separator.run, blocks, window, hop, len(separator.targets),
