@@ -1,12 +1,15 @@
 """Constant-Q transform and tuned chroma, in NumPy (spectral-kernel method).
 
-The CQT follows Brown & Puckette (1992): bin ``k`` has centre frequency
-``f_k = fmin * 2 ** (k / B)`` and a Hann-windowed complex exponential of length
-``N_k = ceil(Q * sr / f_k)``, ``Q = filter_scale / (2 ** (1 / B) - 1)``, normalised by
-``N_k``, centred in an FFT frame. Its spectrum, sparsified, turns each frame's FFT into
-the CQT of that frame: ``X_cq[k] = sum_n x[n] w_k[n] exp(-2 pi i f_k n / sr) / N_k``
-up to the discarded small kernel coefficients. A sinusoid of amplitude 1 at a bin
-centre has magnitude 0.25 there (half its amplitude times the Hann window's mean).
+Bin ``k`` has centre frequency ``f_k = fmin * 2 ** (k / B)`` and the atom of
+:func:`cqt_atoms` (nnAudio's design, shared with the PyTorch CQT of
+:mod:`songscope.audio.cqt_torch`): a periodic Hann window of length
+``N_k = ceil(Q * sr / f_k)``, ``Q = filter_scale / (2 ** (1 / B) - 1)``, times
+``exp(2 pi i f_k tau / sr)`` for ``tau = floor(-N_k / 2) .. floor(N_k / 2) - 1``, with unit
+L1 norm. Following Brown & Puckette (1992), the atoms' spectra, sparsified, turn each
+frame's FFT into the CQT of that frame: ``X_cq[k] = sum_tau x[c + tau] conj(a_k[tau])`` for
+the frame centred on sample ``c``, up to the discarded small kernel coefficients. A
+sinusoid of amplitude 1 at a bin centre has magnitude 0.5 there (half its amplitude, the
+window's weights summing to one).
 """
 
 from __future__ import annotations
@@ -15,11 +18,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
+import scipy.signal
 import scipy.sparse
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy.fft import fft, rfft
 
-__all__ = ["ConstantQ", "CQTSpec", "cqt", "cqt_frequencies", "estimate_tuning", "tuned_chroma"]
+__all__ = ["ConstantQ", "CQTSpec", "cqt", "cqt_atoms", "cqt_frequencies", "estimate_tuning",
+           "tuned_chroma"]
 
 
 class ConstantQ:
@@ -53,21 +58,49 @@ def cqt_frequencies(spec: CQTSpec) -> np.ndarray:
     return spec.fmin * 2 ** (np.arange(spec.n_bins) / spec.bins_per_octave)
 
 
+def cqt_atoms(freqs: np.ndarray, sample_rate: float, q: float) -> np.ndarray:
+    """Time-domain CQT atoms, one per centre frequency, on a common centred grid.
+
+    Atom ``k`` has ``N_k = ceil(q * sample_rate / f_k)`` samples: the periodic Hann window
+    ``w[j] = 0.5 - 0.5 cos(2 pi j / N_k)``, ``j = 0 .. N_k - 1``, times
+    ``exp(2 pi i f_k tau / sample_rate)`` with ``tau = j + floor(-N_k / 2)`` (the time of
+    sample ``j`` relative to the frame centre), divided by its L1 norm (so the window's
+    weights sum to one). This is the kernel of nnAudio's ``CQT2010v2`` (the design of
+    librosa's CQT filters: periodic Hann, phase origin at the centre, unit L1 norm); at
+    STONE's settings its float32 cast equals the checkpoints' buffers bit for bit. The CQT
+    of the frame centred on sample ``c`` is ``sum_tau x[c + tau] conj(a_k[tau])``.
+
+    Args:
+        freqs: (K,) centre frequencies in Hz.
+        sample_rate: sampling rate in Hz.
+        q: quality factor (centre frequency over bandwidth), see :class:`ConstantQ`.
+
+    Returns:
+        (K, L) complex128 (dimensionless weights), with L the next power of two of the
+        longest ``N_k``; column ``L // 2 + tau`` holds time ``tau`` (samples), zero outside
+        each atom.
+    """
+    freqs = np.asarray(freqs, dtype=float)
+    width = int(2 ** np.ceil(np.log2(np.ceil(q * sample_rate / freqs.min()))))
+    atoms = np.zeros((len(freqs), width), dtype=np.complex128)
+    for k, f in enumerate(freqs):
+        n = int(np.ceil(q * sample_rate / f))
+        phase = np.arange(-n // 2, n // 2) * 2 * np.pi * f / sample_rate
+        atom = scipy.signal.get_window("hann", n, fftbins=True) * np.exp(1j * phase)
+        start = width // 2 + (-n // 2)
+        atoms[k, start:start + n] = atom / np.linalg.norm(atom, 1)
+    return atoms
+
+
 @lru_cache(maxsize=8)
 def _kernel(spec: CQTSpec) -> tuple[scipy.sparse.csr_matrix, int]:
     """Sparse spectral kernel (n_fft // 2 + 1, n_bins) and the FFT size."""
     freqs = cqt_frequencies(spec)
     if freqs[-1] >= spec.sample_rate / 2:
         raise ValueError("highest CQT bin must lie below the Nyquist frequency")
-    lengths = np.ceil(spec.q * spec.sample_rate / freqs).astype(int)
-    n_fft = int(2 ** np.ceil(np.log2(lengths.max())))
-    kernel = np.zeros((spec.n_bins, n_fft), dtype=np.complex128)
-    for k, (f, n) in enumerate(zip(freqs, lengths)):
-        t = np.arange(n) - (n - 1) / 2.0
-        atom = np.hanning(n + 2)[1:-1] / n * np.exp(2j * np.pi * f * t / spec.sample_rate)
-        start = n_fft // 2 - n // 2
-        kernel[k, start:start + n] = atom
-    spectral = np.conj(fft(kernel, axis=1)) / n_fft
+    atoms = cqt_atoms(freqs, spec.sample_rate, spec.q)
+    n_fft = atoms.shape[1]
+    spectral = np.conj(fft(atoms, axis=1)) / n_fft
     # the atoms are analytic: only positive frequencies matter for real input
     spectral = spectral[:, : n_fft // 2 + 1]
     spectral[np.abs(spectral) < spec.sparsity * np.abs(spectral).max(axis=1, keepdims=True)] = 0
@@ -116,11 +149,17 @@ def estimate_tuning(magnitude: np.ndarray, spec: CQTSpec = CQTSpec()) -> float:
 
 
 def tuned_chroma(magnitude: np.ndarray, tuning: float, spec: CQTSpec = CQTSpec(),
-                 compression: float = 100.0) -> np.ndarray:
+                 compression: float = 50.0) -> np.ndarray:
     """Pitch-class profile per frame, (frames, 12), class 0 = C (with the default fmin).
 
     The log-compressed magnitude ``log(1 + compression * |X|)`` is read at the tuned
     semitone centres (linear interpolation between bins) and summed over octaves.
+
+    Args:
+        magnitude: (frames, n_bins) CQT magnitude (a unit sine at a bin centre gives 0.5).
+        tuning: deviation from A440 in semitones, see :func:`estimate_tuning`.
+        spec: the settings of the CQT that gave ``magnitude``.
+        compression: gain before the log; 50 maps a unit sine at its bin to ``log(26)``.
     """
     per_semitone = spec.bins_per_octave // 12
     logmag = np.log1p(compression * np.asarray(magnitude, dtype=float))

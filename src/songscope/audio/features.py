@@ -5,7 +5,7 @@ One STFT pass (Hann window, 2048 samples at 22.05 kHz, frame ``i`` centred on sa
 
 - ``log_bands``: log-compressed magnitudes in semitone-spaced triangular bands
   (27.5 Hz .. Nyquist, bands without their own FFT bin merged), for onset/flux detection;
-- ``chroma``: 12 pitch-class energies (A = 0) folded from the bands between 80 Hz and 5 kHz;
+- ``chroma``: 12 pitch-class energies (C = 0) folded from the bands between 80 Hz and 5 kHz;
 - ``mfcc``: 13 mel-frequency cepstral coefficients (40 mel bands), for timbre;
 - ``rms_db``: frame energy in dB full scale.
 
@@ -82,7 +82,7 @@ class Features:
     Attributes:
         log_bands: (T, B) float32 ``log10(1 + magnitude)`` in semitone bands.
         band_midi: (B,) MIDI pitch of each band centre.
-        chroma: (T, 12) float32 pitch-class energy, class 0 = A.
+        chroma: (T, 12) float32 pitch-class energy (squared band magnitude), class 0 = C.
         mfcc: (T, 13) float32 cepstral coefficients.
         rms_db: (T,) float32 frame energy, dB re full scale.
         fps: frames per second.
@@ -101,11 +101,11 @@ class Features:
 
 
 def _chroma_matrix(midi: np.ndarray, lo: float = 80.0, hi: float = 5000.0) -> np.ndarray:
-    """(B, 12) folding of bands with centre in [lo, hi] Hz onto pitch classes (A = 0)."""
+    """(B, 12) folding of bands with centre in [lo, hi] Hz onto pitch classes (C = 0)."""
     hz = 440.0 * 2 ** ((midi - 69) / 12.0)
     fold = np.zeros((len(midi), 12), dtype=np.float32)
     keep = (hz >= lo) & (hz <= hi)
-    fold[np.nonzero(keep)[0], np.round(midi[keep] - 69).astype(int) % 12] = 1.0
+    fold[np.nonzero(keep)[0], np.round(midi[keep]).astype(int) % 12] = 1.0
     return fold
 
 

@@ -24,7 +24,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .hcqt import HarmonicCQT, HCQTConfig
+from ..audio.cqt_torch import HCQTConfig
+from .hcqt import HarmonicCQT
 
 __all__ = ["ChromaNet", "ChromaNetConfig", "KeyModel"]
 
