@@ -20,7 +20,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import SHARED  # noqa: E402
 
-from songscope.audio.decode import load_mono  # noqa: E402
+from songscope.audio import load_mono  # noqa: E402
 from songscope.audio.features import ANALYSIS_SR, compute_features  # noqa: E402
 from songscope.beats.track import track_beats  # noqa: E402
 

@@ -28,7 +28,7 @@ import numpy as np
 from common import CACHE, SHARED, pin_one_core
 from separation_eval import evaluate_engine
 
-from songscope.audio.decode import load_mono
+from songscope.audio import load_mono
 from songscope.audio.features import ANALYSIS_SR
 from songscope.evaluate import read_annotations
 from songscope.evaluate.metrics import beat_metrics, key_metrics, structure_metrics, tempo_metrics

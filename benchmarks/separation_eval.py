@@ -22,7 +22,7 @@ import soundfile as sf
 from songscope.evaluate.metrics import separation_metrics
 from songscope.separation.api import SeparateOptions, load_separator, separate_file
 from songscope.separation.data import find_tracks
-from songscope.separation.stems import STEMS
+from songscope.conventions import STEMS
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -24,7 +24,7 @@ from common import pin_one_core, song_file  # noqa: E402
 
 pin_one_core()
 
-from songscope.audio.decode import load_mono  # noqa: E402
+from songscope.audio import load_mono  # noqa: E402
 from songscope.audio.features import ANALYSIS_SR, compute_features  # noqa: E402
 from songscope.beats.track import track_beats  # noqa: E402
 from songscope.key.classic import estimate_key_classic  # noqa: E402

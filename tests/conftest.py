@@ -61,6 +61,14 @@ def song_file(tmp_path_factory, song44) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def short_song_file(tmp_path_factory, song44) -> Path:
+    """The first 8 s of the 4/4 song as a 16-bit WAV file (for tests of plumbing, not of accuracy)."""
+    path = tmp_path_factory.mktemp("short") / "song.wav"
+    sf.write(path, song44[1]["mixture"][: 8 * SR], SR, subtype="PCM_16")
+    return path
+
+
 def write_tone(path: Path, seconds: float = 2.0, sr: int = SR, channels: int = 1, freq: float = 440.0,
                subtype: str | None = None) -> Path:
     t = np.arange(int(seconds * sr)) / sr

@@ -152,35 +152,35 @@ def test_classic_engine_splits_bass_from_drums_and_sums_to_the_mixture():
 def test_checkpoint_round_trip(tmp_path):
     torch.manual_seed(0)
     model = _tiny_unet("lstm").eval()
-    path = save_separation_model(model, tmp_path / "m.pt", extra={"window_seconds": 3.0})
+    path = save_separation_model(model, tmp_path / "m.pt", {"window_seconds": 3.0})
     loaded = load_separation_model(path)
     x = torch.randn(1, 2, 5000) * 0.1
     with torch.no_grad():
         assert torch.equal(model(x), loaded(x))
     assert loaded.window_seconds == 3.0 and loaded.targets == ("bass", "drums", "other", "vocals")
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
-    with pytest.raises(InputError, match="cannot read checkpoint"):
+    with pytest.raises(InputError, match="not a readable checkpoint"):
         load_separation_model(tmp_path / "junk.pt")
-    with pytest.raises(InputError, match="no such checkpoint"):
+    with pytest.raises(InputError, match="no such model file"):
         load_separation_model(tmp_path / "missing.pt")
 
 
 def test_registered_checkpoint_loads_by_name_checks_its_digest_and_stays_in_its_family(tmp_path, monkeypatch):
     from songscope.key.checkpoint import load_key_model
-    from songscope.models import REGISTRY, ModelEntry, sha256_of
+    from songscope.models import CATALOG, ModelEntry, sha256_of
     from songscope.separation.api import load_separator
 
     torch.manual_seed(0)
     model = _tiny_unet().eval()
     path = save_separation_model(model, tmp_path / "tiny_unet.pt")
-    monkeypatch.setitem(REGISTRY, "tiny-unet", ModelEntry("tiny-unet", "unet", "tiny_unet.pt", sha256_of(path),
-                                                          None, "a test model"))
+    monkeypatch.setitem(CATALOG, "tiny-unet", ModelEntry("tiny-unet", "unet", "separation", "tiny_unet.pt",
+                                                         sha256_of(path), None, "a test model"))
     monkeypatch.setenv("SONGSCOPE_MODEL_DIR", str(tmp_path))
     separator = load_separator("tiny-unet", "cpu")
     x = np.random.default_rng(4).standard_normal((2, 4096)).astype(np.float32) * 0.1
     with torch.no_grad():
         assert np.array_equal(separator.run(x), model(torch.from_numpy(x)[None])[0].numpy())
-    with pytest.raises(InputError, match="no such checkpoint file or model name"):
+    with pytest.raises(InputError, match="'tiny-unet' is a separation model; this needs a key model"):
         load_key_model("tiny-unet")  # a key command does not take a separation model's name
     save_separation_model(_tiny_unet("lstm"), path)  # the file changes under the registered name
     with pytest.raises(InputError, match="sha256"):
@@ -225,12 +225,13 @@ audio_params:
 def _public_layout_checkpoint(folder):
     """A checkpoint in the public implementation's layout, built from a random model."""
     pytest.importorskip("yaml")
-    from songscope.separation.lightning import bsrnn_config_from_hparams
     import yaml
+
+    from songscope.models.converters.bsrnn_lightning import bsrnn_config_from_hparams
 
     config = bsrnn_config_from_hparams(yaml.safe_load(HPARAMS))
     torch.manual_seed(1)
-    reference = build_model("bsrnn", config.to_dict()).eval()
+    reference = build_model("bsrnn", config).eval()
     state = {}
     for key, value in reference.net.state_dict().items():
         state["model." + key.replace("maskest.vocals.", "maskest.")] = value
@@ -261,7 +262,7 @@ def test_public_bsrnn_lightning_checkpoint_loads(tmp_path):
         with pytest.raises(ValueError, match="263 frames"):
             model(x[..., :100000])
     (path.parent.parent / "hparams.yaml").write_text(HPARAMS.replace("fc_dim: 16", "fc_dim: 24"))
-    with pytest.raises(InputError, match="do not match hparams.yaml"):
+    with pytest.raises(InputError, match="weights do not match the stored settings"):
         load_separation_model(path)
 
 
@@ -375,7 +376,8 @@ def test_cli_separate_handles_odd_inputs_and_goes_on_past_bad_files(tmp_path, cl
     assert cli("separate", inputs / "mono.wav", "-m", tmp_path / "nope.pt").code == 2
 
 
-def test_analyze_demix_keeps_stems_only_with_k(tmp_path, cli, song_file, monkeypatch):
+def test_analyze_demix_keeps_stems_only_with_k(tmp_path, cli, short_song_file, monkeypatch):
+    song_file = short_song_file
     monkeypatch.chdir(tmp_path)
     res = cli("analyze", song_file, "--demix", "-k", "-o", tmp_path / "struct", "-q", "--no-multiprocess")
     assert res.code == 0, res.err
@@ -389,13 +391,14 @@ def test_analyze_demix_keeps_stems_only_with_k(tmp_path, cli, song_file, monkeyp
 
 
 def test_analyze_checks_every_model_of_a_combined_demix(tmp_path):
-    from songscope.pipeline import check_model
+    from songscope.pipeline import AnalyzeOptions, load_engines
 
     vocals = save_separation_model(_tiny_unet(), tmp_path / "vocals.pt")
     drums = save_separation_model(_tiny_unet(), tmp_path / "drums.pt")
-    check_model("classic", None, demix_model=f"{vocals},{drums}")  # per-stem models, as `separate -m` takes
+    engines = load_engines(AnalyzeOptions(demix_model=f"{vocals},{drums}"))  # per-stem models, as `separate -m`
+    assert engines.demix.targets == ("bass", "drums", "other", "vocals")
     with pytest.raises(InputError, match="missing.pt"):
-        check_model("classic", None, demix_model=f"{vocals},{tmp_path / 'missing.pt'}")
+        load_engines(AnalyzeOptions(demix_model=f"{vocals},{tmp_path / 'missing.pt'}"))
 
 
 def test_python_api_separate_audio_two_stems():

@@ -3,36 +3,32 @@ of music recordings, in one install.
 
 The public API mirrors ``allin1``: :func:`analyze`, :func:`load_result`, :func:`visualize`,
 :func:`sonify` and :data:`HARMONIX_LABELS`; :func:`estimate_key` and :func:`separate`
-(with :func:`separate_audio` for arrays) give keys and stems.
+(with :func:`separate_audio` for arrays) give keys and stems; :func:`train_model` trains any
+trainable model family; :mod:`songscope.models` holds the family registry.
 """
 
-from .errors import AudioError, InputError, OutputError, SongscopeError
-from .result import AnalysisResult, Segment, load_result
-from .structure.labels import HARMONIX_LABELS
+from .conventions import HARMONIX_LABELS, STEMS
+from .errors import AudioError, BatchError, ConfigError, InputError, OutputError, SongscopeError
+from .result import AnalysisResult, KeyResult, Segment, load_result
 from .version import __version__
 
 __all__ = [
-    "AnalysisResult", "AudioError", "HARMONIX_LABELS", "InputError", "OutputError", "Segment",
-    "SongscopeError", "__version__", "analyze", "estimate_key", "load_result", "separate", "separate_audio",
-    "sonify", "visualize",
+    "AnalysisResult", "AudioError", "BatchError", "ConfigError", "HARMONIX_LABELS", "InputError", "KeyResult",
+    "OutputError", "STEMS", "Segment", "SongscopeError", "__version__", "analyze", "estimate_key", "load_result",
+    "separate", "separate_audio", "sonify", "train_model", "visualize",
 ]
+
+_LAZY = {  # heavy parts (matplotlib, torch, process pools) load on first use
+    "analyze": ("pipeline", "analyze"), "estimate_key": ("key.api", "estimate_key"),
+    "separate": ("separation.api", "separate"), "separate_audio": ("separation.api", "separate_audio"),
+    "train_model": ("train.run", "train_model"), "visualize": ("viz.figure", "visualize"), "sonify": ("viz.sonify", "sonify"),
+}
 
 
 def __getattr__(name: str):
-    # heavy parts (matplotlib, process pools) load on first use
-    if name == "analyze":
-        from .pipeline import analyze
-        return analyze
-    if name == "estimate_key":
-        from .key.api import estimate_key
-        return estimate_key
-    if name in ("separate", "separate_audio"):
-        from .separation import api
-        return getattr(api, name)
-    if name == "visualize":
-        from .viz.figure import visualize
-        return visualize
-    if name == "sonify":
-        from .viz.sonify import sonify
-        return sonify
+    if name in _LAZY:
+        import importlib
+
+        module, attribute = _LAZY[name]
+        return getattr(importlib.import_module(f".{module}", __name__), attribute)
     raise AttributeError(f"module 'songscope' has no attribute {name!r}")

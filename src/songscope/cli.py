@@ -40,8 +40,9 @@ def _add_analyze(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sonif-dir", type=Path, default=Path("./sonif"), help="sonification folder (default ./sonif)")
     p.add_argument("-a", "--activ", action="store_true", help="write <name>.activ.npz (beat, downbeat, segment, label)")
     p.add_argument("-e", "--embed", action="store_true", help="write embeddings (the classic engine has none)")
-    p.add_argument("-m", "--model", default="classic", help="engine (default: classic, needs no weights)")
-    p.add_argument("-d", "--device", default=None, help="cpu, cuda or mps (the classic engine uses the CPU)")
+    p.add_argument("-m", "--model", default="classic",
+                   help="structure model: classic (default, no weights), a name, a checkpoint, or A,B (ensemble)")
+    p.add_argument("-d", "--device", default=None, help="cpu, cuda or mps for neural models (the classic engine uses the CPU)")
     p.add_argument("-k", "--keep-byproducts", action="store_true",
                    help="keep frame features in --spec-dir and (with --demix) stems in --demix-dir")
     p.add_argument("--demix", nargs="?", const="classic", default=None, metavar="MODEL",
@@ -52,11 +53,11 @@ def _add_analyze(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--skip-existing", action="store_true", help="reuse <name>.json already in the output folder")
     p.add_argument("--no-multiprocess", action="store_true", help="analyze files one after another")
     p.add_argument("-j", "--jobs", type=int, default=None, help="worker processes (default: CPU cores)")
-    p.add_argument("--meters", type=_meters, default=(3, 4), help="beats per bar to consider, e.g. 2,3,4 (default 3,4)")
-    p.add_argument("--min-bpm", type=float, default=55.0, help="slowest tempo (default 55)")
-    p.add_argument("--max-bpm", type=float, default=215.0, help="fastest tempo (default 215)")
+    p.add_argument("--meters", type=_meters, default=None, help="beats per bar to consider, e.g. 2,3,4 (default: 3,4)")
+    p.add_argument("--min-bpm", type=float, default=None, help="slowest tempo in BPM (default: the decoder's, 55)")
+    p.add_argument("--max-bpm", type=float, default=None, help="fastest tempo in BPM (default: the decoder's, 215)")
     p.add_argument("--key-model", default="classic",
-                   help="key engine: classic (default), stone12, stone24 or a ChromaNet checkpoint path")
+                   help="key model: classic (default), stone12, stone24, a checkpoint path, or A,B (averaged)")
     p.add_argument("--jams", action="store_true", help="also write <name>.jams")
     p.add_argument("--audacity", action="store_true", help="also write <name>.labels.txt (Audacity label track)")
     p.add_argument("-q", "--quiet", action="store_true", help="no per-file summary or progress bar")
@@ -65,37 +66,37 @@ def _add_analyze(sub: argparse._SubParsersAction) -> None:
 
 def _summary(result) -> str:
     labels = " ".join(s.label for s in result.segments)
-    return (f"{result.path}: {result.bpm} BPM, {result.time_signature}, {result.key}, "
+    return (f"{result.path}: {result.bpm} BPM, {result.time_signature}, {result.key or result.key_signature}, "
             f"{len(result.beats)} beats, sections: {labels}")
 
 
 def _run_analyze(args: argparse.Namespace) -> int:
-    from .pipeline import AnalyzeOptions, check_model, run_analysis
     from .library.inputs import expand_inputs
     from .library.runner import default_jobs
+    from .pipeline import AnalyzeOptions, load_engines, run_analysis
+    from .writers import OutputPlan
 
-    check_model(args.model, args.device, args.key_model, args.demix)
     if args.jobs is not None and args.jobs < 1:
         raise InputError("--jobs must be at least 1")
+    plan = OutputPlan(out_dir=args.out_dir, activations=args.activ, embeddings=args.embed, jams=args.jams,
+                      audacity=args.audacity, viz_dir=args.viz_dir if args.visualize else None,
+                      viz_format=args.viz_format, sonif_dir=args.sonif_dir if args.sonify else None,
+                      spec_dir=args.spec_dir if args.keep_byproducts else None,
+                      demix_dir=args.demix_dir if args.keep_byproducts and args.demix else None)
+    decoder = {name: value for name, value in (("meters", args.meters), ("min_bpm", args.min_bpm),
+                                               ("max_bpm", args.max_bpm)) if value is not None}
+    options = AnalyzeOptions(model=args.model, key_model=args.key_model, demix_model=args.demix, device=args.device,
+                             plan=plan, skip_existing=args.skip_existing, **decoder)
+    load_engines(options)
     files = expand_inputs(args.paths)
-    if args.embed:
-        print(f"songscope: note: engine {args.model!r} has no embeddings; -e writes nothing", file=sys.stderr)
-    options = AnalyzeOptions(
-        model=args.model, key_model=args.key_model, device=args.device, meters=args.meters, min_bpm=args.min_bpm, max_bpm=args.max_bpm,
-        include_activations=args.activ, include_embeddings=args.embed, out_dir=args.out_dir,
-        viz_dir=args.viz_dir if args.visualize else None, viz_format=args.viz_format,
-        sonif_dir=args.sonif_dir if args.sonify else None,
-        spec_dir=args.spec_dir if args.keep_byproducts else None,
-        jams=args.jams, audacity=args.audacity, skip_existing=args.skip_existing,
-        demix_model=args.demix, demix_dir=args.demix_dir, keep_stems=args.keep_byproducts,
-    )
-    options.dbn()
     jobs = 1 if args.no_multiprocess else (args.jobs or default_jobs())
     progress = len(files) > 1 and _bars_wanted(args)
     results, failures = run_analysis(files, options, jobs=jobs, progress=progress)
     if not args.quiet:
         for result in results:
             print(_summary(result))
+    if args.embed and any(r.embeddings is None for r in results):
+        print(f"songscope: note: model {args.model!r} has no embeddings; -e wrote none", file=sys.stderr)
     if failures:
         return _report_failures(failures, len(files))
     if not args.quiet and len(files) > 1:
@@ -108,7 +109,7 @@ def _add_key(sub: argparse._SubParsersAction) -> None:
                        description="Estimate key, key signature, mode and a confidence per input.")
     p.add_argument("paths", nargs="+", type=Path, help="audio files and/or folders (searched recursively)")
     p.add_argument("-m", "--model", default="classic",
-                   help="classic (default, no weights), stone12, stone24, or a checkpoint path")
+                   help="classic (default, no weights), stone12, stone24, a checkpoint path, or A,B (averaged)")
     p.add_argument("-d", "--device", default=None, help="cpu, cuda or mps for neural models (default: best available)")
     p.add_argument("--overlap", type=float, default=0.0, help="window overlap in [0, 1) for neural models")
     p.add_argument("--per-window", action="store_true", help="also report the label of every window")
@@ -123,24 +124,21 @@ def _run_key(args: argparse.Namespace) -> int:
     import json
 
     from .atomic import write_text
-    from .key.api import estimate_key
+    from .key.api import estimate_key, key_engine
     from .key.classic import WEAK_CLARITY
     from .library.inputs import expand_inputs
     from .library.runner import run_batch
 
-    if not 0.0 <= args.overlap < 1.0:
-        raise InputError("--overlap must be in [0, 1)")
+    key_engine(args.model, args.device, args.overlap)
     files = expand_inputs(args.paths)
     weak: list[str] = []
 
     def one(path: Path) -> dict:
         estimate = estimate_key(path, model=args.model, device=args.device, overlap=args.overlap)
-        if getattr(estimate, "clarity", 1.0) < WEAK_CLARITY:
+        if estimate.clarity is not None and estimate.clarity < WEAK_CLARITY:
             weak.append(f"songscope: warning: {path}: little tonal evidence (key clarity {estimate.clarity:.2f}); "
                         "the key is unreliable")
-        row = estimate.to_dict(per_window=True) if args.per_window and hasattr(estimate, "window_labels") \
-            else estimate.to_dict()
-        return {"path": str(path), **row}
+        return {"path": str(path), **estimate.to_dict(per_window=args.per_window)}
 
     rows, failures = run_batch(one, files, jobs=1, progress=len(files) > 1 and _bars_wanted(args), desc="key")
     rows = [r for r in rows if r is not None]
@@ -168,16 +166,15 @@ def _add_separate(sub: argparse._SubParsersAction) -> None:
                        description="Separate files and folders into OUT/<track>/<stem>.wav, in bounded memory.")
     p.add_argument("paths", nargs="+", type=Path, help="audio files and/or folders (searched recursively)")
     p.add_argument("-o", "--out-dir", type=Path, default=Path("separated"), help="output root (default ./separated)")
-    p.add_argument("-m", "--model", default="classic",
-                   help="classic (default, no weights), a checkpoint path, or several comma-separated "
-                        "checkpoints combined (e.g. one model per stem)")
-    p.add_argument("--checkpoint", default=None, help="a checkpoint file (same as --model PATH)")
+    p.add_argument("-m", "--model", "--checkpoint", dest="model", default="classic",
+                   help="classic (default, no weights), a name, a checkpoint path, or several comma-separated "
+                        "models combined (e.g. one model per stem)")
     p.add_argument("--stems", default=None, help="stems to write, e.g. vocals,drums (default: all)")
     p.add_argument("--two-stems", default=None, metavar="STEM", help="write STEM and no_STEM (mixture minus STEM)")
     p.add_argument("--residual", action="store_true", help="also write residual = mixture minus the written stems")
     p.add_argument("--exact-sum", action="store_true", help="make the stems add up to the mixture exactly")
     p.add_argument("--window", type=float, default=None, help="chunk length in seconds (default: the model's)")
-    p.add_argument("--overlap", type=float, default=0.25, help="fraction of a chunk shared with the next (0.25)")
+    p.add_argument("--overlap", type=float, default=None, help="fraction of a chunk shared with the next (default 0.25)")
     p.add_argument("--format", choices=("wav", "flac", "wav32"), default="wav",
                    help="wav (16-bit, default), flac (24-bit) or wav32 (float)")
     p.add_argument("-d", "--device", default=None, help="cpu, cuda or mps for neural models (default: best available)")
@@ -187,18 +184,18 @@ def _add_separate(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_separate(args: argparse.Namespace) -> int:
+    from .errors import BatchError
     from .library.inputs import expand_inputs
-    from .pipeline import BatchError
     from .separation.api import SeparateOptions, separate
 
     if args.two_stems and (args.stems or args.residual):
         raise InputError("--two-stems cannot be combined with --stems or --residual")
     options = SeparateOptions(stems=tuple(args.stems.split(",")) if args.stems else None, two_stems=args.two_stems,
-                              residual=args.residual, exact_sum=args.exact_sum, overlap=args.overlap,
-                              window_seconds=args.window, format=args.format)
+                              residual=args.residual, exact_sum=args.exact_sum, window_seconds=args.window,
+                              format=args.format, **({} if args.overlap is None else {"overlap": args.overlap}))
     files = expand_inputs(args.paths)
     try:
-        done = separate(files, args.out_dir, model=args.checkpoint or args.model, device=args.device,
+        done = separate(files, args.out_dir, model=args.model, device=args.device,
                         options=options, jobs=max(1, args.jobs), progress=_bars_wanted(args))
         failures = []
     except BatchError as exc:
@@ -210,9 +207,11 @@ def _run_separate(args: argparse.Namespace) -> int:
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train a model from a config file",
-                       description="Train a model family through songscope's shared training loop.")
-    p.add_argument("family", choices=("key", "separation"), help="model family")
+                       description="Train a model family through songscope's shared training loop. NAME is a task "
+                                   "(key, separation, ...; the config's `family` picks the family) or a family.")
+    p.add_argument("name", metavar="NAME", help="task or family to train, e.g. key, separation, bsrnn")
     p.add_argument("--config", type=Path, required=True, help="TOML or JSON config (see configs/)")
+    p.add_argument("--data", type=Path, default=None, help="training data (overrides the config's data)")
     p.add_argument("--out-dir", type=Path, default=None, help="run folder (overrides the config)")
     p.add_argument("--steps", type=int, default=None, help="optimisation steps (overrides the config)")
     p.add_argument("-d", "--device", default=None, help="cpu, cuda or mps (default: the config, else best available)")
@@ -222,22 +221,10 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    if args.family == "key":
-        from .key.training import KeyTrainConfig as Config, train_key_model as train
-    else:
-        from .separation.training import SeparationTrainConfig as Config, train_separation_model as train
+    from .train.run import train_model
 
-    config = Config.load(args.config)
-    if args.out_dir is not None:
-        config.train.out_dir = str(args.out_dir)
-    if args.steps is not None:
-        if args.steps < 1:
-            raise InputError("--steps must be at least 1")
-        config.train.steps = args.steps
-    if args.device is not None:
-        config.train.device = args.device
-    config.train.resume = not args.restart
-    result, model_path = train(config, progress=_bars_wanted(args))
+    result, model_path = train_model(args.name, args.config, data=args.data, out_dir=args.out_dir, steps=args.steps,
+                               device=args.device, restart=args.restart, progress=_bars_wanted(args))
     print(f"trained {result.step} steps (best validation loss {result.best_loss:.4f} at step {result.best_step}"
           f"{', stopped early' if result.stopped_early else ''}); model: {model_path}")
     return 0
@@ -252,7 +239,12 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("task", choices=("beats", "structure", "key", "separation", "covers"),
                    help="what to evaluate")
     p.add_argument("references", type=Path, help="reference file or folder")
-    p.add_argument("estimates", type=Path, help="estimate file or folder")
+    p.add_argument("estimates", type=Path,
+                   help="estimate file or folder; with -m, the audio files or folder to run the model on")
+    p.add_argument("-m", "--model", default=None,
+                   help="run this model (name, path, A,B) on the audio and score its predictions directly; "
+                        "for separation the references' mixture files are separated")
+    p.add_argument("-d", "--device", default=None, help="cpu, cuda or mps for neural models")
     p.add_argument("--per-track", action="store_true", help="one row per track")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(run=_run_evaluate)
@@ -261,9 +253,12 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
 def _run_evaluate(args: argparse.Namespace) -> int:
     import json
 
-    from .evaluate import evaluate
+    from .evaluate import evaluate, evaluate_model
 
-    result = evaluate(args.task, args.references, args.estimates)
+    if args.model is None:
+        result = evaluate(args.task, args.references, args.estimates)
+    else:
+        result = evaluate_model(args.task, args.references, args.estimates, args.model, args.device)
     report = result.to_dict(per_track=args.per_track)
     if args.json:
         print(json.dumps(report, indent=2))
@@ -314,6 +309,54 @@ def _run_synth(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_models(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("models", help="list model families and named models; inspect or convert model files",
+                       description="Without arguments: the registered families and named models of every task. "
+                                   "`info FILE` describes a model file; `convert SRC DST` writes a foreign or older "
+                                   "model file (STONE, public BSRNN Lightning, songscope 0.1) as a songscope "
+                                   "checkpoint and says what it could not carry over.")
+    p.add_argument("action", nargs="?", choices=("list", "info", "convert"), default="list")
+    p.add_argument("files", nargs="*", type=Path, help="FILE for info; SRC DST for convert")
+    p.set_defaults(run=_run_models)
+
+
+def _writer(version: str | None) -> str:
+    return f"songscope {version}" if version else "other software"
+
+
+def _run_models(args: argparse.Namespace) -> int:
+    from .models import CATALOG, TASKS, families
+
+    if args.action == "list":
+        for task, (what, _) in TASKS.items():
+            print(f"{task}: {what}")
+            for family in families(task):
+                names = f" (-m {', '.join(family.builtin_names)})" if family.builtin_names else ""
+                trainable = ", trainable" if family.train else ""
+                print(f"  family {family.name}{names}{trainable}: {family.description}")
+            for entry in (e for e in CATALOG.values() if e.task == task):
+                print(f"  -m {entry.name} ({entry.family}): {entry.description}")
+        return 0
+    from .models.container import save_checkpoint
+    from .models.converters import read_checkpoint
+
+    wanted = 1 if args.action == "info" else 2
+    if len(args.files) != wanted:
+        raise InputError(f"models {args.action} takes {'FILE' if wanted == 1 else 'SRC DST'}")
+    checkpoint = read_checkpoint(args.files[0])
+    if args.action == "info":
+        weights = sum(int(v.numel()) for v in checkpoint.state_dict.values())
+        print(f"{args.files[0]}: family {checkpoint.family}, {len(checkpoint.state_dict)} tensors, {weights} values, "
+              f"{len(checkpoint.labels)} labels, written by {_writer(checkpoint.songscope_version)}"
+              f"{', a training checkpoint' if checkpoint.training else ''}")
+    else:
+        checkpoint.training = None
+        print(f"wrote {save_checkpoint(checkpoint, args.files[1])} (family {checkpoint.family})")
+    for note in checkpoint.notes:
+        print(f"songscope: note: {note}", file=sys.stderr)
+    return 0
+
+
 def _bars_wanted(args: argparse.Namespace) -> bool:
     """Progress bars only for a person at a terminal: never with -q, never into a log file or pipe."""
     return not getattr(args, "quiet", False) and sys.stderr.isatty()
@@ -334,7 +377,9 @@ def _report_failures(failures, total: int) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``songscope`` command."""
-    parser = argparse.ArgumentParser(prog="songscope", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="songscope", description="Beats, downbeats, meter, tempo, key, labelled sections and stems of music "
+                                      "recordings, and the models behind them. `songscope COMMAND -h` for help.")
     parser.add_argument("--version", action="version", version=f"songscope {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_analyze(sub)
@@ -343,6 +388,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     _add_evaluate(sub)
     _add_synth(sub)
+    _add_models(sub)
     return parser
 
 

@@ -1,4 +1,4 @@
-"""One exception hierarchy for songscope.
+"""One exception hierarchy for songscope, and the failure record of a batch.
 
 Every error a user can cause derives from :class:`SongscopeError`; its message says
 what was wrong and what to do. The CLI prints ``str(error)`` on one line and exits with
@@ -6,6 +6,12 @@ what was wrong and what to do. The CLI prints ``str(error)`` on one line and exi
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["AnnotationError", "AudioError", "BatchError", "CheckpointError", "ConfigError", "Failure",
+           "InputError", "OutputError", "SongscopeError"]
 
 
 class SongscopeError(Exception):
@@ -18,6 +24,14 @@ class InputError(SongscopeError):
     """A path or argument given by the user is unusable (missing, wrong type, ...)."""
 
     exit_code = 2
+
+
+class ConfigError(InputError):
+    """A setting is wrong: a bad value in a config file, an unknown model name or option."""
+
+
+class CheckpointError(InputError):
+    """A model file cannot be used: unreadable, of another family, or refused as unsafe."""
 
 
 class AudioError(InputError):
@@ -36,3 +50,21 @@ class AnnotationError(InputError):
     """A reference annotation file is missing, empty or malformed."""
 
     exit_code = 5
+
+
+@dataclass
+class Failure:
+    """An input of a batch that could not be processed, and the one-line reason."""
+
+    item: Any
+    message: str
+    exit_code: int = 1
+
+
+class BatchError(SongscopeError):
+    """Some inputs of a batch failed; ``results`` holds the others, ``failures`` the reasons."""
+
+    def __init__(self, results: list, failures: list[Failure]):
+        self.results, self.failures = results, failures
+        lines = "; ".join(f.message for f in failures)
+        super().__init__(f"{len(failures)} of {len(results) + len(failures)} inputs failed: {lines}")

@@ -1,130 +1,137 @@
 """``analyze``: beats, downbeats, meter, tempo, key and labelled sections of recordings,
-written as allin1-compatible JSON (plus activations, figures, click tracks, JAMS and
-Audacity labels on request). This module only composes the task packages."""
+written as allin1-compatible JSON (plus activations, embeddings, figures, click tracks, JAMS
+and Audacity labels on request).
+
+This module only composes engines from the model registry: each input is decoded once into
+every form the engines and writers read; with ``--demix`` the separation engine's stems are
+handed to the structure engine when it reads stems; the structure engine (``-m``) and the key
+engine (``--key-model``) then predict; :mod:`songscope.writers` writes. No family is named here.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import os
-import tempfile
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-import numpy as np
-
-from .atomic import atomic_path
-from .audio.decode import MIN_DURATION, load_mono, require_music
-from .audio.features import ANALYSIS_SR, Features, compute_features
-from .beats.dbn import DBNConfig
-from .beats.track import CLASSIC_DBN, track_beats
-from .errors import InputError, SongscopeError
-from .key.api import estimate_key
-from .key.classic import estimate_key_classic
+from .audio.decode import require_music
+from .audio.signal import Audio, View, decode
+from .beats.track import CLASSIC_DBN
+from .errors import BatchError, ConfigError, Failure
 from .library.inputs import expand_inputs, output_stems
-from .library.runner import Failure, default_jobs, run_batch
-from .result import AnalysisResult, Segment, load_result, save_audacity_labels, save_jams, save_result
-from .structure.classic import segment_classic
+from .library.runner import default_jobs, run_batch
+from .models.family import Engine
+from .models.registry import load_engine
+from .result import AnalysisResult, Stems, StructureResult, load_result
+from .writers import OutputPlan, write_outputs
 
-__all__ = ["AnalyzeOptions", "BatchError", "MIN_DURATION", "MODELS", "analyze", "analyze_file",
-           "check_model", "run_analysis"]
+__all__ = ["AnalyzeOptions", "Engines", "analyze", "analyze_audio", "analyze_file", "load_engines", "run_analysis"]
 
-#: Engines analyze can run. allin1's model names are recognised to give a clear message.
-MODELS = ("classic",)
-_ALLIN1_MODELS = {"harmonix-all"} | {f"harmonix-fold{i}" for i in range(8)}
-_DEVICES = ("cpu", "cuda", "mps")
-
-
-class BatchError(SongscopeError):
-    """Some inputs of a batch failed; ``results`` holds the others, ``failures`` the reasons."""
-
-    def __init__(self, results: list[AnalysisResult], failures: list[Failure]):
-        self.results, self.failures = results, failures
-        lines = "; ".join(f.message for f in failures)
-        super().__init__(f"{len(failures)} of {len(results) + len(failures)} inputs failed: {lines}")
+_VIZ_FORMATS = ("pdf", "png", "svg")
 
 
 @dataclass(frozen=True)
 class AnalyzeOptions:
-    """Everything that decides what one file's analysis computes and writes.
+    """What one file's analysis computes (``model``, ``key_model``, ``demix_model`` and the
+    decoder settings) and writes (``plan``).
 
-    Directories set to None mean "do not write that output".
+    Attributes:
+        model: structure engine (``-m``). key_model: key engine, None for no key.
+        demix_model: separation engine run first (``--demix``), None for none.
+        device: ``cpu``/``cuda``/``mps`` for neural engines (None: best available).
+        meters, min_bpm, max_bpm: beat-decoder settings (beats per bar, tempo range in BPM).
+        plan: the outputs. skip_existing: reuse a track whose every output exists.
     """
 
     model: str = "classic"
-    key_model: str = "classic"
+    key_model: str | None = "classic"
+    demix_model: str | None = None
     device: str | None = None
     meters: tuple[int, ...] = CLASSIC_DBN.beats_per_bar
     min_bpm: float = CLASSIC_DBN.min_bpm
     max_bpm: float = CLASSIC_DBN.max_bpm
-    include_activations: bool = False
-    include_embeddings: bool = False
-    out_dir: Path | None = None
-    viz_dir: Path | None = None
-    viz_format: str = "pdf"
-    sonif_dir: Path | None = None
-    spec_dir: Path | None = None
-    jams: bool = False
-    audacity: bool = False
+    plan: OutputPlan = OutputPlan()
     skip_existing: bool = False
-    demix_model: str | None = None
-    demix_dir: Path | None = None
-    keep_stems: bool = False
 
-    def dbn(self) -> DBNConfig:
-        return replace(CLASSIC_DBN, beats_per_bar=tuple(self.meters), min_bpm=self.min_bpm, max_bpm=self.max_bpm)
+    def __post_init__(self) -> None:
+        if self.plan.viz_format not in _VIZ_FORMATS:
+            raise ConfigError(f"unknown figure format {self.plan.viz_format!r}; use {', '.join(_VIZ_FORMATS)}")
 
 
-def check_model(model: str, device: str | None, key_model: str = "classic", demix_model: str | None = None) -> None:
-    """Fail early, once, on an unknown engine, device or unavailable key / separation checkpoint."""
-    if model in _ALLIN1_MODELS:
-        raise InputError(f"model {model!r} (allin1's All-In-One network) is not available in this "
-                         "songscope version; use -m classic")
-    if model not in MODELS:
-        raise InputError(f"unknown model {model!r}; available: {', '.join(MODELS)}")
-    if device is not None and device.split(":")[0] not in _DEVICES:
-        raise InputError(f"unknown device {device!r}; use cpu, cuda or mps")
-    from .models.checkpoints import resolve_checkpoint
+@dataclass(frozen=True)
+class Engines:
+    """The engines of one run: structure, key (or None) and separation (or None)."""
 
-    if key_model != "classic":
-        resolve_checkpoint(key_model, ("chromanet",))
-    for part in (demix_model or "").split(","):  # several separation models combine, one per stem
-        if part.strip() not in ("", "classic"):
-            resolve_checkpoint(part.strip(), ("bsrnn", "unet"))
+    structure: Engine
+    key: Engine | None
+    demix: Engine | None
+
+    def views(self) -> set[View]:
+        """Every form of the mixture the engines read."""
+        return {v for engine in (self.structure, self.key, self.demix) if engine is not None for v in engine.views}
 
 
-def _decode(path: Path) -> tuple[np.ndarray, float]:
-    mono, meta = load_mono(path, ANALYSIS_SR)
-    return mono, require_music(mono, ANALYSIS_SR, "analyze", path)
+@functools.lru_cache(maxsize=4)
+def _load(model: str, key_model: str | None, demix_model: str | None, device: str | None,
+          meters: tuple[int, ...], min_bpm: float, max_bpm: float) -> Engines:
+    settings = {"meters": meters, "min_bpm": min_bpm, "max_bpm": max_bpm}
+    structure = load_engine("structure", model, device, settings)
+    if structure.uses_stems and demix_model is None:
+        demix_model = "classic"
+    return Engines(structure, None if key_model is None else load_engine("key", key_model, device),
+                   None if demix_model is None else load_engine("separation", demix_model, device))
 
 
-def _analyze_signal(path: Path, mono: np.ndarray, duration: float,
-                    options: AnalyzeOptions) -> tuple[AnalysisResult, Features]:
-    features = compute_features(mono, ANALYSIS_SR)
-    track = track_beats(features, options.dbn())
-    structure = segment_classic(features, track.beats, track.downbeats, duration)
-    if options.key_model == "classic":
-        key = estimate_key_classic(mono, ANALYSIS_SR)
-    else:
-        key = estimate_key(path, model=options.key_model, device=options.device)
-    activations = None
-    if options.include_activations:
-        activations = {"beat": track.activations.sum(axis=1).astype(np.float32),
-                       "downbeat": track.activations[:, 1].astype(np.float32),
-                       "segment": structure.novelty, "label": structure.label_activations}
-    # values carry the precision the JSON keeps, so a written result reads back equal
-    result = AnalysisResult(
-        path=str(path), bpm=None if track.bpm is None else int(round(track.bpm)),
-        beats=np.round(track.beats, 4).tolist(), downbeats=np.round(track.downbeats, 4).tolist(),
-        beat_positions=track.positions.tolist(),
-        segments=[Segment(round(s.start, 4), round(s.end, 4), s.label) for s in structure.segments],
-        key=key.key, key_signature=key.key_signature, key_confidence=round(key.confidence, 4),
-        time_signature=f"{track.beats_per_bar}/4" if track.beats_per_bar else None,
-        duration=round(duration, 4), engine=options.model, activations=activations,
-    )
-    return result, features
+def load_engines(options: AnalyzeOptions) -> Engines:
+    """The engines ``options`` name, loaded once per process (a structure engine that reads stems
+    gets the classic separation engine when no ``demix_model`` is given).
+
+    Raises:
+        ConfigError, CheckpointError: an unknown or unusable model, device or setting.
+    """
+    return _load(options.model, options.key_model, options.demix_model, options.device, tuple(options.meters),
+                 float(options.min_bpm), float(options.max_bpm))
+
+
+def _demix(audio: Audio, engines: Engines, plan: OutputPlan, name: str) -> Stems | None:
+    """Separate first when the structure engine reads stems or the stems are kept (``-k``);
+    stream the in-memory mixture through the separator, writing the kept stems as it goes."""
+    from .separation.api import write_stems
+
+    folder = plan.demix_dir / name if plan.demix_dir is not None else None
+    if engines.demix is None or (folder is None and not engines.structure.uses_stems):
+        return None
+    mixture = audio.get(engines.demix.sample_rate, engines.demix.channels)
+    blocks = (mixture[:, i:i + (1 << 18)] for i in range(0, mixture.shape[-1], 1 << 18))
+    return write_stems(blocks, folder, engines.demix, name=name, collect=engines.structure.uses_stems)[1]
+
+
+def analyze_audio(audio: Audio, engines: Engines, plan: OutputPlan = OutputPlan(), name: str = "audio",
+                  activations: bool = False, embeddings: bool = False) -> tuple[AnalysisResult, StructureResult]:
+    """Analyze decoded audio with loaded engines (nothing is decoded or written here, except the
+    stems ``plan.demix_dir`` keeps).
+
+    Returns:
+        the result (with the structure engine's activations / embeddings attached when asked)
+        and the structure engine's full output (for writers).
+
+    Raises:
+        AudioError: shorter than a second, or digital silence.
+    """
+    view = engines.structure.views[0]
+    duration = require_music(audio.get(view.sample_rate, view.channels), view.sample_rate or audio.source_rate,
+                             "analyze", audio.path)
+    stems = _demix(audio, engines, plan, name)
+    if stems is not None:
+        audio = audio.with_stems(stems)
+    structure = engines.structure.predict(audio)
+    key = engines.key.predict(audio) if engines.key is not None else None
+    result = AnalysisResult.compose(audio.path or name, duration, structure, key, engines.structure.name,
+                                    activations, embeddings)
+    return result, structure
 
 
 def analyze_file(path: str | Path, options: AnalyzeOptions = AnalyzeOptions()) -> AnalysisResult:
@@ -133,56 +140,21 @@ def analyze_file(path: str | Path, options: AnalyzeOptions = AnalyzeOptions()) -
     Raises:
         AudioError: unreadable, too short or silent input.
     """
-    path = Path(path)
-    mono, duration = _decode(path)
-    return _analyze_signal(path, mono, duration, options)[0]
-
-
-def _save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    with atomic_path(path) as tmp:
-        with open(tmp, "wb") as handle:
-            np.savez_compressed(handle, **arrays)
+    engines = load_engines(options)
+    return analyze_audio(decode(path, engines.views()), engines)[0]
 
 
 def _process(item: tuple[Path, str], options: AnalyzeOptions) -> AnalysisResult:
     """Analyze one file and write every requested output (runs in a worker process)."""
-    path, stem = item
-    json_path = options.out_dir / f"{stem}.json" if options.out_dir else None
-    if options.skip_existing and json_path is not None and json_path.exists():
-        return load_result(json_path)
-    mono, duration = _decode(path)
-    with contextlib.ExitStack() as stack:
-        if options.demix_model:
-            folder = Path(options.demix_dir or "./demix") if options.keep_stems else \
-                Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="songscope-demix-")))
-            _demix(path, folder / stem, options)
-        result, features = _analyze_signal(path, mono, duration, options)
-    if json_path is not None:
-        save_result(result, json_path)
-        if result.activations is not None:
-            _save_npz(options.out_dir / f"{stem}.activ.npz", result.activations)
-        if options.jams:
-            save_jams(result, options.out_dir / f"{stem}.jams")
-        if options.audacity:
-            save_audacity_labels(result, options.out_dir / f"{stem}.labels.txt")
-    if options.spec_dir is not None:
-        _save_npz(options.spec_dir / f"{stem}.features.npz",
-                  {"log_bands": features.log_bands, "chroma": features.chroma, "mfcc": features.mfcc,
-                   "rms_db": features.rms_db, "fps": np.float32(features.fps)})
-    if options.viz_dir is not None:
-        from .viz.figure import save_figure
-        save_figure(result, options.viz_dir / f"{stem}.{options.viz_format}", mono=mono, sample_rate=ANALYSIS_SR)
-    if options.sonif_dir is not None:
-        from .viz.sonify import save_sonification
-        save_sonification(result, options.sonif_dir / f"{stem}.sonif.wav")
+    path, name = item
+    plan = options.plan
+    if options.skip_existing and plan.out_dir is not None and plan.done(name):
+        return load_result(plan.out_dir / f"{name}.json")
+    engines = load_engines(options)
+    audio = decode(path, engines.views() | plan.views())
+    result, structure = analyze_audio(audio, engines, plan, name, plan.activations, plan.embeddings)
+    write_outputs(name, result, structure, audio, plan)
     return result
-
-
-def _demix(path: Path, folder: Path, options: AnalyzeOptions) -> dict[str, Path]:
-    """Separate ``path`` into ``folder`` first, as allin1 does."""
-    from .separation.api import load_separator, separate_file
-
-    return separate_file(path, folder, load_separator(options.demix_model, options.device))
 
 
 def _output_dir(flag: bool | str | os.PathLike | None, default: str) -> Path | None:
@@ -199,7 +171,7 @@ def analyze(
     sonify: bool | str | os.PathLike = False,
     model: str = "classic",
     device: str | None = None,
-    key_model: str = "classic",
+    key_model: str | None = "classic",
     include_activations: bool = False,
     include_embeddings: bool = False,
     demix: bool | str = False,
@@ -226,66 +198,62 @@ def analyze(
 
     Args:
         paths: audio file(s) and/or folder(s).
-        out_dir: write ``<name>.json`` (and ``.activ.npz``, ``.jams``, ``.labels.txt``) here.
+        out_dir: write ``<name>.json`` (and ``.activ.npz``, ``.embed.npy``, ``.jams``, ``.labels.txt``) here.
         visualize: True (``./viz``) or a folder: save a figure per track.
         sonify: True (``./sonif``) or a folder: save ``<name>.sonif.wav`` click tracks.
-        model: engine; ``"classic"`` needs no weights.
-        device: ``cpu``/``cuda``/``mps``; the classic engine always runs on the CPU.
-        key_model: key engine: ``"classic"``, ``"stone12"``, ``"stone24"`` or a checkpoint path.
+        model: structure engine: ``"classic"`` (no weights), a registry name, a checkpoint path,
+            or ``a,b`` (an ensemble, where the family allows it).
+        device: ``cpu``/``cuda``/``mps`` for neural engines.
+        key_model: key engine (``"classic"``, ``"stone12"``, ``"stone24"``, a path), None for no key.
         include_activations: attach (and with out_dir write) frame activations.
-        include_embeddings: the classic engine has none; a warning says so.
+        include_embeddings: attach (and write) embeddings of engines that have them.
         demix: separate each input first (True: the classic separation engine; or a separation
-            model name / checkpoint path). The analysis engines read the mixture; the stems are
-            kept in ``demix_dir/<name>/`` with ``keep_byproducts``, else deleted afterwards.
-        demix_dir: where separated stems go.
-        spec_dir: with ``keep_byproducts``, the frame features are saved here.
+            model name / checkpoint path). Engines that read stems get them; the stems are kept
+            in ``demix_dir/<name>/`` with ``keep_byproducts``.
+        demix_dir: where kept stems go.
+        spec_dir: with ``keep_byproducts``, the structure engine's frame features go here.
         keep_byproducts: keep intermediate features in ``spec_dir`` and stems in ``demix_dir``.
         overwrite: allin1 compatibility; results are recomputed unless ``skip_existing``.
         multiprocess: analyze several files in parallel processes.
         jobs: worker processes (default: usable CPU cores).
         meters: beats per bar to consider; min_bpm, max_bpm: tempo range (BPM).
-        viz_format: ``pdf`` or ``png``.
+        viz_format: ``pdf``, ``png`` or ``svg``.
         jams: also write ``<name>.jams``; audacity: also write ``<name>.labels.txt``.
-        skip_existing: reuse ``<name>.json`` already in ``out_dir``.
+        skip_existing: reuse a track whose every requested output already exists.
         progress: progress bar on stderr.
-        errors: ``"raise"`` raises :class:`BatchError` after the batch if any input
-            failed (results of the others are on the exception); ``"skip"`` warns and
+        errors: ``"raise"`` raises :class:`~songscope.errors.BatchError` after the batch if any
+            input failed (results of the others are on the exception); ``"skip"`` warns and
             returns the successful results only.
     """
     del overwrite  # accepted for allin1 compatibility: results are recomputed unless skip_existing
-    demix_model = ("classic" if demix is True else str(demix)) if demix else None
-    check_model(model, device, key_model, demix_model)
-    if viz_format not in {"pdf", "png", "svg"}:
-        raise InputError(f"unknown figure format {viz_format!r}; use pdf, png or svg")
     if errors not in {"raise", "skip"}:
-        raise InputError("errors must be 'raise' or 'skip'")
+        raise ConfigError("errors must be 'raise' or 'skip'")
     single = isinstance(paths, (str, os.PathLike)) and not Path(paths).is_dir()
+    plan = OutputPlan(out_dir=Path(out_dir) if out_dir is not None else None, activations=include_activations,
+                      embeddings=include_embeddings, jams=jams, audacity=audacity,
+                      viz_dir=_output_dir(visualize, "./viz"), viz_format=viz_format,
+                      sonif_dir=_output_dir(sonify, "./sonif"),
+                      spec_dir=Path(spec_dir) if keep_byproducts else None,
+                      demix_dir=Path(demix_dir) if keep_byproducts and demix else None)
+    options = AnalyzeOptions(model=model, key_model=key_model,
+                             demix_model=("classic" if demix is True else str(demix)) if demix else None,
+                             device=device, meters=tuple(int(m) for m in meters), min_bpm=float(min_bpm),
+                             max_bpm=float(max_bpm), plan=plan, skip_existing=skip_existing)
+    load_engines(options)  # every model, device and setting is checked before any work starts
     files = expand_inputs([paths] if isinstance(paths, (str, os.PathLike)) else list(paths))
-    if include_embeddings:
-        warnings.warn(f"engine {model!r} has no embeddings; nothing is written for them "
-                      "(embeddings come with neural models)", stacklevel=2)
-    options = AnalyzeOptions(
-        model=model, key_model=key_model, device=device, meters=tuple(int(m) for m in meters),
-        min_bpm=float(min_bpm), max_bpm=float(max_bpm),
-        include_activations=include_activations, include_embeddings=include_embeddings,
-        out_dir=Path(out_dir) if out_dir is not None else None,
-        viz_dir=_output_dir(visualize, "./viz"), viz_format=viz_format,
-        sonif_dir=_output_dir(sonify, "./sonif"),
-        spec_dir=Path(spec_dir) if keep_byproducts else None,
-        jams=jams, audacity=audacity, skip_existing=skip_existing,
-        demix_model=demix_model,
-        demix_dir=Path(demix_dir), keep_stems=keep_byproducts,
-    )
-    options.dbn()  # validate the tempo range and meters before any work starts
     if single:
-        return _process((files[0], output_stems(files)[files[0]]), options)
-    workers = (jobs or default_jobs()) if multiprocess else 1
-    done, failures = run_analysis(files, options, jobs=workers, progress=progress)
-    if failures:
-        if errors == "raise":
+        done = [_process((files[0], output_stems(files)[files[0]]), options)]
+    else:
+        done, failures = run_analysis(files, options, jobs=(jobs or default_jobs()) if multiprocess else 1,
+                                      progress=progress)
+        if failures and errors == "raise":
             raise BatchError(done, failures)
-        warnings.warn(f"{len(failures)} input(s) failed: " + "; ".join(f.message for f in failures), stacklevel=2)
-    return done
+        if failures:
+            warnings.warn(f"{len(failures)} input(s) failed: " + "; ".join(f.message for f in failures),
+                          stacklevel=2)
+    if include_embeddings and any(r.embeddings is None for r in done):
+        warnings.warn(f"model {model!r} has no embeddings; none were attached or written", stacklevel=2)
+    return done[0] if single else done
 
 
 def run_analysis(files: Sequence[Path], options: AnalyzeOptions, jobs: int = 1,
@@ -294,7 +262,7 @@ def run_analysis(files: Sequence[Path], options: AnalyzeOptions, jobs: int = 1,
 
     Returns:
         ``(results, failures)``: results of the files that worked, in input order, and a
-        :class:`~songscope.library.runner.Failure` (path, one-line message) per other file.
+        :class:`~songscope.errors.Failure` (path, one-line message) per other file.
     """
     files = list(files)
     names = output_stems(files)

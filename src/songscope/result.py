@@ -1,5 +1,9 @@
-"""Analysis results and their serialisations: allin1's JSON schema (plus extra fields), JAMS,
-and Audacity label tracks."""
+"""Every result type songscope computes, in one place, and their serialisations: allin1's
+JSON schema (plus extra fields), JAMS and Audacity label tracks.
+
+Engines return these types (see :mod:`songscope.models`); writers read them; nothing here
+computes an analysis.
+"""
 
 from __future__ import annotations
 
@@ -11,15 +15,145 @@ from typing import Any
 import numpy as np
 
 from .atomic import write_text
+from .conventions import FPS
 from .errors import InputError
-from .structure.classic import Segment
 from .version import __version__
 
-__all__ = ["AnalysisResult", "Segment", "load_result", "save_result", "result_to_jams",
-           "save_jams", "save_audacity_labels"]
+__all__ = ["AnalysisResult", "BeatResult", "KeyResult", "Segment", "Stems", "StructureResult", "load_result",
+           "save_result", "result_to_jams", "save_jams", "save_audacity_labels"]
 
 #: allin1's fields, in its order; everything after them is songscope's addition.
 ALLIN1_FIELDS = ("path", "bpm", "beats", "downbeats", "beat_positions", "segments")
+
+
+@dataclass
+class Segment:
+    """A section: start and end in seconds and a label from ``HARMONIX_LABELS``."""
+
+    start: float
+    end: float
+    label: str
+
+    def to_dict(self) -> dict:
+        return {"start": round(float(self.start), 4), "end": round(float(self.end), 4), "label": self.label}
+
+
+@dataclass
+class BeatResult:
+    """Beats of one recording.
+
+    Attributes:
+        beats: (N,) beat times in seconds.
+        positions: (N,) position of each beat in its bar, 1 = downbeat.
+        beats_per_bar: decoded meter (beats per bar); 0 when no beat was found.
+        bpm: tempo from the steady inter-beat intervals, None with fewer than 2 beats.
+        activations: (T, 2) [beat, downbeat] probabilities at ``fps`` that were decoded.
+        fps: frame rate of ``activations`` (frames per second).
+    """
+
+    beats: np.ndarray
+    positions: np.ndarray
+    beats_per_bar: int
+    bpm: float | None
+    activations: np.ndarray
+    fps: float = FPS
+
+    @property
+    def downbeats(self) -> np.ndarray:
+        """(M,) times of the beats at position 1."""
+        return self.beats[self.positions == 1]
+
+
+@dataclass
+class StructureResult:
+    """What a structure engine (``analyze -m``) finds: beats and labelled sections.
+
+    Attributes:
+        beats: the beats, downbeats and meter.
+        segments: sections tiling [0, duration], labels from ``HARMONIX_LABELS``.
+        activations: allin1's frame curves at 100 fps: ``beat``, ``downbeat``, ``segment`` (T,)
+            and ``label`` (10, T).
+        embeddings: frame embeddings, (stems, T, D) for one model or (stems, T, D, models) for an
+            ensemble; None for engines without any (the classic one).
+        features: the engine's intermediate arrays, kept on request (``-k``), name -> array.
+    """
+
+    beats: BeatResult
+    segments: list[Segment]
+    activations: dict[str, np.ndarray]
+    embeddings: np.ndarray | None = None
+    features: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+@dataclass
+class KeyResult:
+    """A key estimate, from any key engine.
+
+    Attributes:
+        key: e.g. ``"F# minor"`` (mir_eval spelling); None for models that only know the
+            key signature (12-class STONE).
+        key_signature: the relative pair, e.g. ``"A major/F# minor"``.
+        mode: ``"major"`` / ``"minor"`` (None with ``key``).
+        confidence: probability of the answer, in [0, 1].
+        model: the engine that produced it (``classic``, a registry name or a checkpoint path).
+        labels: the labels ``scores`` is indexed by (keys or key signatures).
+        scores: (len(labels),) mean output probabilities (neural models) or template
+            correlations (classic engine).
+        clarity: best template correlation of the classic engine (Krumhansl's key clarity):
+            under 0.5 the audio carries little tonal evidence; None for neural models.
+        tuning: deviation from A440 in semitones (classic engine), else None.
+        method: how the classic engine computed it, else None.
+        window_starts: (n,) start of each analysis window (s), window_labels: the label of
+            each (neural models), else None.
+    """
+
+    key: str | None
+    key_signature: str
+    mode: str | None
+    confidence: float
+    model: str
+    labels: tuple[str, ...]
+    scores: np.ndarray = field(repr=False)
+    clarity: float | None = None
+    tuning: float | None = None
+    method: str | None = None
+    window_starts: np.ndarray | None = field(default=None, repr=False)
+    window_labels: list[str] | None = field(default=None, repr=False)
+
+    @property
+    def index(self) -> int:
+        """Index of the winning label in ``labels``."""
+        return int(np.argmax(self.scores))
+
+    def to_dict(self, per_window: bool = False) -> dict[str, Any]:
+        """JSON-ready dict; ``per_window`` adds the window labels when the engine has windows."""
+        out: dict[str, Any] = {"key": self.key, "key_signature": self.key_signature, "mode": self.mode,
+                               "confidence": round(float(self.confidence), 4), "model": self.model}
+        for name in ("clarity", "tuning"):
+            value = getattr(self, name)
+            if value is not None:
+                out[name] = round(float(value), 4)
+        if self.method is not None:
+            out["method"] = self.method
+        if per_window and self.window_starts is not None and self.window_labels is not None:
+            out["windows"] = [{"start": round(float(s), 3), "label": lab}
+                              for s, lab in zip(self.window_starts, self.window_labels)]
+        return out
+
+
+@dataclass
+class Stems:
+    """Separated stems of one recording.
+
+    Attributes:
+        sources: stem name -> (channels, N) float32 samples, in the engine's stem order.
+        sample_rate: Hz.
+        model: the separation engine that produced them.
+    """
+
+    sources: dict[str, np.ndarray]
+    sample_rate: int
+    model: str
 
 
 @dataclass
@@ -75,6 +209,28 @@ class AnalysisResult:
             "engine": self.engine,
             "songscope_version": self.songscope_version,
         }
+
+    @classmethod
+    def compose(cls, path: str | Path, duration: float, structure: StructureResult, key: KeyResult | None,
+                engine: str, activations: bool = False, embeddings: bool = False) -> "AnalysisResult":
+        """One recording's result from the parts the engines computed.
+
+        Values are rounded to the precision the JSON keeps, so a written result reads back equal;
+        ``activations`` / ``embeddings`` attach the structure engine's arrays.
+        """
+        beats = structure.beats
+        return cls(
+            path=str(path), bpm=None if beats.bpm is None else int(round(beats.bpm)),
+            beats=np.round(beats.beats, 4).tolist(), downbeats=np.round(beats.downbeats, 4).tolist(),
+            beat_positions=np.asarray(beats.positions, dtype=int).tolist(),
+            segments=[Segment(round(float(s.start), 4), round(float(s.end), 4), s.label) for s in structure.segments],
+            key=key.key if key else None, key_signature=key.key_signature if key else None,
+            key_confidence=round(float(key.confidence), 4) if key else None,
+            time_signature=f"{beats.beats_per_bar}/4" if beats.beats_per_bar else None,
+            duration=round(float(duration), 4), engine=engine,
+            activations=structure.activations if activations else None,
+            embeddings=structure.embeddings if embeddings else None,
+        )
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "AnalysisResult":

@@ -15,11 +15,10 @@ from typing import Iterator
 
 import numpy as np
 import soundfile as sf
-import soxr
 
 from ..errors import AudioError, InputError
 
-__all__ = ["AudioInfo", "MIN_DURATION", "info", "load", "load_mono", "iter_blocks", "require_music"]
+__all__ = ["AudioInfo", "MIN_DURATION", "info", "iter_blocks", "require_music"]
 
 #: Shortest input analysis accepts, in seconds (a couple of beats at slow tempi).
 MIN_DURATION = 1.0
@@ -146,7 +145,6 @@ def _ffmpeg_blocks(meta: AudioInfo) -> Iterator[np.ndarray]:
     cmd = [exe, "-nostdin", "-v", "error", "-i", str(meta.path), "-map", "0:a:0",
            "-f", "f32le", "-c:a", "pcm_f32le", "-"]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    assert proc.stdout is not None and proc.stderr is not None
     bytes_per_block = _BLOCK_FRAMES * meta.channels * 4
     total = 0
     try:
@@ -173,46 +171,3 @@ def iter_blocks(path: str | Path) -> tuple[AudioInfo, Iterator[np.ndarray]]:
     meta = info(path)
     blocks = _sndfile_blocks(meta) if meta.decoder == "libsndfile" else _ffmpeg_blocks(meta)
     return meta, blocks
-
-
-def load(path: str | Path, sample_rate: int | None = None) -> tuple[np.ndarray, int]:
-    """Decode a whole file.
-
-    Args:
-        path: audio file.
-        sample_rate: resample to this rate (Hz) with soxr; ``None`` keeps the file's rate.
-
-    Returns:
-        ``(samples, sample_rate)``: samples is float32 (channels, frames).
-    """
-    meta, blocks = iter_blocks(path)
-    data = np.concatenate(list(blocks), axis=1)
-    if sample_rate is not None and sample_rate != meta.sample_rate:
-        data = soxr.resample(data.T, meta.sample_rate, sample_rate, quality="HQ").T
-        data = np.ascontiguousarray(data, dtype=np.float32)
-        return data, int(sample_rate)
-    return data, meta.sample_rate
-
-
-def load_mono(path: str | Path, sample_rate: int) -> tuple[np.ndarray, AudioInfo]:
-    """Decode, downmix (channel mean) and resample to ``sample_rate`` in bounded memory.
-
-    The file is streamed block by block through a soxr resampler, so memory holds the
-    mono result only (an hour at 22.05 kHz is 318 MB), never the multichannel original.
-
-    Returns:
-        ``(mono, info)``: mono is float32 (frames,) at ``sample_rate``.
-    """
-    meta, blocks = iter_blocks(path)
-    if meta.sample_rate == sample_rate:
-        parts = [block.mean(axis=0) for block in blocks]
-    else:
-        stream = soxr.ResampleStream(meta.sample_rate, sample_rate, 1, dtype="float32", quality="HQ")
-        parts = [stream.resample_chunk(block.mean(axis=0)) for block in blocks]
-        parts.append(stream.resample_chunk(np.zeros(0, dtype=np.float32), last=True))
-    mono = np.concatenate(parts).astype(np.float32, copy=False)
-    if mono.size == 0:
-        raise AudioError(f"{meta.path}: holds no audio frames")
-    if not np.all(np.isfinite(mono)):
-        raise AudioError(f"{meta.path}: contains NaN or infinite samples")
-    return mono, meta

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ..errors import InputError
+from ..errors import ConfigError, InputError
 
 __all__ = ["DBNConfig", "DecodedPath", "beat_intervals", "decode_beats", "decode_downbeats"]
 
@@ -61,13 +61,13 @@ class DBNConfig:
 
     def __post_init__(self) -> None:
         if not self.beats_per_bar or any(int(b) < 1 for b in self.beats_per_bar):
-            raise InputError(f"beats_per_bar must be positive integers, got {self.beats_per_bar}")
+            raise ConfigError(f"beats_per_bar must be positive integers, got {self.beats_per_bar}")
         if not 0 < self.min_bpm < self.max_bpm:
-            raise InputError(
+            raise ConfigError(
                 f"tempo range must satisfy 0 < min_bpm < max_bpm, got {self.min_bpm}..{self.max_bpm}"
             )
         if self.observation_lambda <= 1:
-            raise InputError("observation_lambda must be greater than 1")
+            raise ConfigError("observation_lambda must be greater than 1")
 
 
 def beat_intervals(min_interval: float, max_interval: float, num_intervals: int | None) -> np.ndarray:
@@ -364,12 +364,9 @@ def decode_downbeats(activations: np.ndarray, config: DBNConfig | None = None) -
             np.log((1.0 - act.sum(axis=1)) / (config.observation_lambda - 1)),
             np.log(act[:, 0]), np.log(act[:, 1]),
         ], axis=1)
-    best: DecodedPath | None = None
-    for num_beats in config.beats_per_bar:
-        path = _viterbi(log_obs, _bar_space(int(num_beats), intervals, config, downbeats=True))
-        if best is None or path.log_prob > best.log_prob:
-            best = path
-    assert best is not None
+    paths = [_viterbi(log_obs, _bar_space(int(num_beats), intervals, config, downbeats=True))
+             for num_beats in config.beats_per_bar]
+    best = max(paths, key=lambda path: path.log_prob)  # the first of equals, as a strict comparison in order
     frames = _peak_frames(best, act, config.correct)
     times = (frames + offset) / float(config.fps)
     return np.stack([times, best.beat[frames] + 1], axis=1), best

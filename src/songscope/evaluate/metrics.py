@@ -13,7 +13,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..key.labels import key_name, key_signature, parse_key
-from ..structure.labels import HARMONIX_LABELS
+from ..conventions import HARMONIX_LABELS
 
 __all__ = ["beat_metrics", "tempo_metrics", "structure_metrics", "key_metrics", "cover_metrics", "si_sdr",
            "separation_metrics"]

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import numpy as np
 
+from ..conventions import SEEKABLE_SUFFIXES, STEMS
 from ..errors import InputError
 from .annotations import Annotation, read_annotations, track_name
 from .metrics import beat_metrics, cover_metrics, key_metrics, separation_metrics, structure_metrics, tempo_metrics
 
-__all__ = ["TASKS", "Evaluation", "evaluate"]
+__all__ = ["TASKS", "Evaluation", "evaluate", "evaluate_model"]
 
 TASKS = ("beats", "structure", "key", "separation", "covers")
-STEM_NAMES = ("bass", "drums", "other", "vocals", "accompaniment")
-_AUDIO = (".wav", ".flac")
+STEM_NAMES = (*STEMS, "accompaniment")
 
 
 @dataclass
@@ -73,7 +73,7 @@ def stem_folders(root: str | Path) -> dict[str, dict[str, Path]]:
         raise InputError(f"{root}: not a folder of separated tracks")
     out: dict[str, dict[str, Path]] = {}
     for folder in [root, *sorted(p for p in root.rglob("*") if p.is_dir())]:
-        stems = {f.stem: f for f in folder.iterdir() if f.suffix.lower() in _AUDIO and f.stem in STEM_NAMES}
+        stems = {f.stem: f for f in folder.iterdir() if f.suffix.lower() in SEEKABLE_SUFFIXES and f.stem in STEM_NAMES}
         if stems:
             if folder.name in out:
                 raise InputError(f"two track folders named {folder.name!r} under {root}")
@@ -84,20 +84,36 @@ def stem_folders(root: str | Path) -> dict[str, dict[str, Path]]:
 
 
 def _score_separation(name: str, ref: dict[str, Path], est: dict[str, Path]) -> dict[str, float]:
+    """Separation metrics of stem files against a reference track folder."""
     import soundfile as sf
 
-    stems = sorted(set(ref) & set(est))
-    if not stems:
-        raise InputError(f"{name}: no stem in common (reference {sorted(ref)}, estimate {sorted(est)})")
-    audio, rates = {}, set()
-    for side, files in (("ref", ref), ("est", est)):
-        for stem in stems:
-            data, rate = sf.read(files[stem], dtype="float32", always_2d=True)
-            audio[side, stem] = data
-            rates.add(rate)
-    if len(rates) != 1:
-        raise InputError(f"{name}: stems at different sample rates {sorted(rates)}")
-    return separation_metrics({k: audio["ref", k] for k in stems}, {k: audio["est", k] for k in stems}, rates.pop())
+    sources, rates = {}, set()
+    for stem in sorted(set(ref) & set(est)):
+        data, rate = sf.read(est[stem], dtype="float32", always_2d=True)
+        sources[stem] = data.T
+        rates.add(rate)
+    if len(rates) > 1:
+        raise InputError(f"{name}: estimated stems at different sample rates {sorted(rates)}")
+    return _score_stems(name, ref, sources, rates.pop() if rates else 0)
+
+
+def _score_stems(name: str, ref: dict[str, Path], sources: dict[str, np.ndarray], rate: int) -> dict[str, float]:
+    """Separation metrics of stems (C, N) at ``rate`` Hz against a reference track folder; the
+    estimates are resampled to the references' rate when they differ."""
+    import soundfile as sf
+    import soxr
+
+    common = sorted(set(ref) & set(sources))
+    if not common:
+        raise InputError(f"{name}: no stem in common (reference {sorted(ref)}, estimate {sorted(sources)})")
+    references, estimates, ref_rate = {}, {}, rate
+    for stem in common:
+        references[stem], ref_rate = sf.read(ref[stem], dtype="float32", always_2d=True)
+        estimate = np.ascontiguousarray(sources[stem].T)
+        if rate != ref_rate:
+            estimate = soxr.resample(estimate, rate, ref_rate, quality="HQ")
+        estimates[stem] = np.asarray(estimate, dtype=np.float32)
+    return separation_metrics(references, estimates, ref_rate)
 
 
 def work_ids(manifest: str | Path) -> dict[str, str]:
@@ -143,6 +159,23 @@ def _evaluate_covers(references: str | Path, estimates: str | Path) -> Evaluatio
                       sorted(set(names) - set(works)))
 
 
+def _summarise(task: str, rows: dict[str, dict[str, float]], refs: set[str], ests: set[str]) -> Evaluation:
+    metrics = list(dict.fromkeys(k for row in rows.values() for k in row))
+    mean = {}
+    for metric in metrics:
+        values = [row[metric] for row in rows.values() if metric in row and not math.isnan(row[metric])]
+        mean[metric] = float(np.mean(values)) if values else float("nan")
+    return Evaluation(task, rows, mean, sorted(refs - ests), sorted(ests - refs))
+
+
+def _common(references: str | Path, refs: dict, estimates: str | Path, ests: dict) -> list[str]:
+    common = sorted(set(refs) & set(ests))
+    if not common:
+        raise InputError(f"no track name in common between {references} ({len(refs)} tracks) and {estimates} "
+                         f"({len(ests)} tracks), e.g. {next(iter(refs))!r} vs {next(iter(ests))!r}")
+    return common
+
+
 def evaluate(task: str, references: str | Path, estimates: str | Path) -> Evaluation:
     """Score every track present on both sides.
 
@@ -160,16 +193,72 @@ def evaluate(task: str, references: str | Path, estimates: str | Path) -> Evalua
         return _evaluate_covers(references, estimates)
     reader = stem_folders if task == "separation" else read_annotations
     refs, ests = reader(references), reader(estimates)
-    common = sorted(set(refs) & set(ests))
-    if not common:
-        raise InputError(f"no track name in common between {references} ({len(refs)} tracks) and {estimates} "
-                         f"({len(ests)} tracks), e.g. {next(iter(refs))!r} vs {next(iter(ests))!r}")
+    common = _common(references, refs, estimates, ests)
     score = (lambda name: _score_separation(name, refs[name], ests[name])) if task == "separation" else \
         (lambda name: _score(task, refs[name], ests[name]))
-    rows = {name: score(name) for name in common}
-    metrics = list(dict.fromkeys(k for row in rows.values() for k in row))
-    mean = {}
-    for metric in metrics:
-        values = [row[metric] for row in rows.values() if metric in row and not math.isnan(row[metric])]
-        mean[metric] = float(np.mean(values)) if values else float("nan")
-    return Evaluation(task, rows, mean, sorted(set(refs) - set(ests)), sorted(set(ests) - set(refs)))
+    return _summarise(task, {name: score(name) for name in common}, set(refs), set(ests))
+
+
+#: The engine task whose predictions each evaluation task scores (beats are scored on what
+#: ``analyze -m`` gives).
+_ENGINE_TASK = {"beats": "structure", "structure": "structure", "key": "key", "separation": "separation",
+                "covers": "covers"}
+
+
+def _as_annotation(result: object, source: str) -> Annotation:
+    """An engine's typed result in the shape references are read into."""
+    from ..result import KeyResult, StructureResult
+
+    if isinstance(result, StructureResult):
+        beats = result.beats
+        return Annotation(beats.beats, beats.downbeats, beats.bpm, None,
+                          np.array([[s.start, s.end] for s in result.segments]).reshape(-1, 2),
+                          [s.label for s in result.segments], source)
+    if isinstance(result, KeyResult):
+        return Annotation(key=result.key or result.key_signature, source=source)
+    raise InputError(f"{source}: cannot score a {type(result).__name__}")
+
+
+def evaluate_model(task: str, references: str | Path, audio: str | Path, model: str,
+                   device: str | None = None) -> Evaluation:
+    """Run a model of the registry on audio and score it against references in one go.
+
+    Args:
+        task: one of :data:`TASKS`.
+        references: as for :func:`evaluate`; for separation, MUSDB-style track folders whose
+            ``mixture`` file is separated (``audio`` is then ignored and may be the same folder).
+        audio: audio files or folders, paired with the references by file name.
+        model: a ``-m`` value of the matching task (``classic``, a name, a path, ``a,b``).
+        device: for neural models.
+
+    Raises:
+        ConfigError / CheckpointError: the model; InputError: references, audio, or no track in common.
+    """
+    from ..audio.signal import decode
+    from ..library.inputs import expand_inputs
+    from ..models.registry import load_engine
+
+    if task not in TASKS:
+        raise InputError(f"unknown task {task!r}; choose from {', '.join(TASKS)}")
+    engine = load_engine(_ENGINE_TASK[task], model, device)
+    if task == "separation":
+        refs = stem_folders(references)
+        mixtures = {name: next((f for f in Path(next(iter(files.values()))).parent.iterdir()
+                                if f.stem == "mixture" and f.suffix.lower() in SEEKABLE_SUFFIXES), None)
+                    for name, files in refs.items()}
+        rows = {}
+        for name, path in mixtures.items():
+            if path is not None:
+                stems = engine.predict(decode(path, engine.views))
+                rows[name] = _score_stems(name, refs[name], stems.sources, stems.sample_rate)
+        if not rows:
+            raise InputError(f"{references}: no track folder holds a mixture file to separate")
+        return _summarise(task, rows, set(refs), set(rows))
+    refs = read_annotations(references)
+    files = {track_name(f): f for f in expand_inputs([audio])}
+    common = _common(references, refs, audio, files)
+    rows = {name: _score(task, refs[name], _as_annotation(engine.predict(decode(files[name], engine.views)),
+                                                          str(files[name])))
+            for name in common}
+    return _summarise(task, rows, set(refs), set(files))
+

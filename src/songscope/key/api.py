@@ -1,4 +1,4 @@
-"""Public key-estimation entry point: the classic engine or a ChromaNet checkpoint."""
+"""Public key-estimation entry point: any key engine of the model registry."""
 
 from __future__ import annotations
 
@@ -7,56 +7,60 @@ from pathlib import Path
 
 import numpy as np
 
-from ..audio.decode import load_mono, require_music
-from ..audio.features import ANALYSIS_SR
-from ..device import select_device
-from ..errors import AudioError, InputError
-from .classic import DEFAULT_PROFILES, estimate_key_classic
+from ..audio.decode import require_music
+from ..audio.signal import Audio, decode
+from ..errors import AudioError, ConfigError
+from ..models.family import Engine
+from ..result import KeyResult
+from .classic import DEFAULT_PROFILES
 
-__all__ = ["estimate_key", "select_device"]
+__all__ = ["estimate_key", "key_engine"]
+
 
 @lru_cache(maxsize=4)
-def _cached_model(model: str, device: str):
-    from .checkpoint import load_key_model
+def _cached(model: str, device: str | None, overlap: float, profiles: tuple[str, ...]) -> Engine:
+    from ..models.registry import load_engine
 
-    return load_key_model(model, device)
+    return load_engine("key", model, device, {"overlap": overlap, "profiles": profiles})
 
 
-def estimate_key(audio: str | Path | np.ndarray, sample_rate: int | None = None, model: str = "classic",
+def key_engine(model: str = "classic", device: str | None = None, overlap: float = 0.0,
+               profiles: tuple[str, ...] = DEFAULT_PROFILES) -> Engine:
+    """The key engine of a ``-m`` value, loaded once per process.
+
+    Raises:
+        ConfigError: ``overlap`` outside [0, 1), or an unknown model or device.
+    """
+    if not 0.0 <= overlap < 1.0:
+        raise ConfigError("overlap must be in [0, 1)")
+    return _cached(str(model), device, float(overlap), tuple(profiles))
+
+
+def estimate_key(audio: str | Path | np.ndarray | Audio, sample_rate: int | None = None, model: str = "classic",
                  device: str | None = None, overlap: float = 0.0,
-                 profiles: tuple[str, ...] = DEFAULT_PROFILES):
+                 profiles: tuple[str, ...] = DEFAULT_PROFILES) -> KeyResult:
     """Key of a file or of samples.
 
     Args:
-        audio: a path, or samples (N,) or (channels, N) with ``sample_rate``.
+        audio: a path, decoded :class:`~songscope.audio.signal.Audio`, or samples (N,) or
+            (channels, N) with ``sample_rate``.
         sample_rate: Hz, required with samples.
         model: ``"classic"`` (CQT chroma + profiles, no weights), a registry name
-            (``"stone12"``, ``"stone24"``) or a checkpoint path (needs torch).
+            (``"stone12"``, ``"stone24"``), a checkpoint path, or ``a,b`` (averaged).
         device: for neural models; default CUDA, MPS, then CPU.
         overlap: window overlap for neural models (0 = STONE's non-overlapping 15 s windows).
         profiles: key profiles of the classic engine.
 
-    Returns:
-        :class:`~songscope.key.classic.KeyEstimate` (classic) or
-        :class:`~songscope.key.stone.KeyPrediction` (ChromaNet).
+    Raises:
+        AudioError: silence, shorter than 1 s, or unreadable audio.
     """
-    if isinstance(audio, np.ndarray) and sample_rate is None:
-        raise AudioError("estimate_key: pass sample_rate with an array of samples")
-    if model != "classic":
-        try:
-            from .stone import predict, prepare_track
-        except ImportError:
-            raise InputError(f"model {model!r} needs PyTorch: pip install 'songscope[neural]'") from None
-        net, labels = _cached_model(str(model), select_device(device))
-        rate = net.config.hcqt.sample_rate
-        track = prepare_track(audio, sample_rate, rate)
-        require_music(track, rate, "key estimation", audio if isinstance(audio, (str, Path)) else None)
-        return predict(net, labels, track, overlap=overlap, name=str(model))
-    if isinstance(audio, (str, Path)):
-        mono, _ = load_mono(audio, ANALYSIS_SR)
-        sample_rate = ANALYSIS_SR
-    else:
-        data = np.asarray(audio, dtype=np.float32)
-        mono = data.mean(axis=0) if data.ndim == 2 else data
-    require_music(mono, sample_rate, "key estimation", audio if isinstance(audio, (str, Path)) else None)
-    return estimate_key_classic(mono, int(sample_rate), profiles)
+    engine = key_engine(model, device, overlap, profiles)
+    if isinstance(audio, np.ndarray):
+        if sample_rate is None:
+            raise AudioError("estimate_key: pass sample_rate with an array of samples")
+        audio = Audio.from_array(audio, sample_rate)
+    elif not isinstance(audio, Audio):
+        audio = decode(audio, engine.views)
+    view = engine.views[0]
+    require_music(audio.mono(view.sample_rate), view.sample_rate, "key estimation", audio.path)
+    return engine.predict(audio)

@@ -2,61 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import soxr
 
 from ..audio.cqt import CQTSpec, cqt, estimate_tuning, tuned_chroma
-from .labels import key_name, key_signature
+from ..result import KeyResult
+from .labels import KEYS, key_name, key_signature
 from .profiles import profile
 
-__all__ = ["KeyEstimate", "estimate_key_classic", "chroma_key_scores", "DEFAULT_PROFILES", "WEAK_CLARITY"]
+__all__ = ["estimate_key_classic", "chroma_key_scores", "DEFAULT_PROFILES", "WEAK_CLARITY"]
 
 DEFAULT_PROFILES = ("temperley", "krumhansl")
 
 #: Key clarity under which an estimate is flagged as unreliable. Measured: white noise 0.32,
 #: a lone 1 s sine 0.55, the shared C-major recordings 0.87-0.89, synthetic songs 0.92-0.96.
 WEAK_CLARITY = 0.5
-
-
-@dataclass
-class KeyEstimate:
-    """A key estimate.
-
-    Attributes:
-        key: e.g. ``"F# minor"`` (mir_eval spelling).
-        key_signature: relative pair, e.g. ``"A major/F# minor"``.
-        confidence: probability of ``key`` under a softmax of the 24 template
-            correlations (temperature 0.05); near 1/24 means no tonal evidence.
-        tuning: tuning deviation from A440 in semitones.
-        scores: (24,) template correlations, index ``t`` = t major, ``12 + t`` = t minor.
-        method: how it was obtained.
-        clarity: the best template correlation (Krumhansl's key clarity); below
-            :data:`WEAK_CLARITY` the audio has little tonal evidence (noise, a lone tone,
-            unpitched percussion) and the key should not be trusted.
-    """
-
-    key: str
-    key_signature: str
-    confidence: float
-    tuning: float
-    scores: np.ndarray
-    method: str
-
-    @property
-    def mode(self) -> str:
-        return self.key.split()[1]
-
-    @property
-    def clarity(self) -> float:
-        return float(self.scores.max())
-
-    def to_dict(self) -> dict:
-        return {"key": self.key, "key_signature": self.key_signature, "mode": self.mode,
-                "confidence": round(float(self.confidence), 4), "clarity": round(self.clarity, 4),
-                "tuning": round(float(self.tuning), 4),
-                "model": "classic", "method": self.method}
 
 
 def chroma_key_scores(chroma: np.ndarray, profiles: tuple[str, ...] = DEFAULT_PROFILES) -> np.ndarray:
@@ -75,7 +35,7 @@ def chroma_key_scores(chroma: np.ndarray, profiles: tuple[str, ...] = DEFAULT_PR
 
 def estimate_key_classic(mono: np.ndarray, sample_rate: int,
                          profiles: tuple[str, ...] = DEFAULT_PROFILES,
-                         spec: CQTSpec = CQTSpec()) -> KeyEstimate:
+                         spec: CQTSpec = CQTSpec()) -> KeyResult:
     """Estimate the key of a recording.
 
     Steps: resample to ``spec.sample_rate``; 36-bin-per-octave CQT (C2-B6); tuning from
@@ -87,6 +47,11 @@ def estimate_key_classic(mono: np.ndarray, sample_rate: int,
         mono: (N,) samples.
         sample_rate: Hz.
         profiles: names from :data:`~songscope.key.profiles.PROFILES`.
+
+    Returns:
+        a :class:`~songscope.result.KeyResult` whose ``scores`` are the 24 template correlations
+        (``KEYS`` order), ``confidence`` the winner's share of a softmax over them (temperature
+        0.05; near 1/24 means no tonal evidence) and ``clarity`` the best correlation.
     """
     x = soxr.resample(np.asarray(mono, dtype=np.float32), sample_rate, spec.sample_rate)
     magnitude = np.abs(cqt(x, spec))
@@ -99,5 +64,6 @@ def estimate_key_classic(mono: np.ndarray, sample_rate: int,
     z = (scores - scores.max()) / 0.05
     confidence = float(np.exp(z[best]) / np.exp(z).sum()) if np.any(mean_chroma) else 1.0 / 24
     tonic, minor = best % 12, best >= 12
-    return KeyEstimate(key_name(tonic, minor), key_signature(tonic, minor), confidence, tuning,
-                       scores, "classic:cqt-chroma+" + "+".join(profiles))
+    return KeyResult(key_name(tonic, minor), key_signature(tonic, minor), "minor" if minor else "major", confidence,
+                     "classic", KEYS, scores, clarity=float(scores.max()), tuning=tuning,
+                     method="classic:cqt-chroma+" + "+".join(profiles))

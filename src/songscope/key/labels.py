@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+from ..conventions import PITCH_NAMES
 from ..errors import InputError
 
 __all__ = ["PITCH_NAMES", "KEYS", "KEY_SIGNATURES", "key_name", "key_signature", "parse_key"]
 
-#: Pitch-class names, class 0 = C.
-PITCH_NAMES = ("C", "C#", "D", "Eb", "E", "F", "F#", "G", "Ab", "A", "Bb", "B")
 _ALIASES = {"Db": 1, "D#": 3, "Gb": 6, "G#": 8, "A#": 10, "Cb": 11, "B#": 0, "E#": 5, "Fb": 4}
 
 #: The 24 keys: index ``tonic`` = major, ``12 + tonic`` = minor.

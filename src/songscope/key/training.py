@@ -18,26 +18,26 @@ user's own recording), as STONE's README does by hand.
 from __future__ import annotations
 
 import csv
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from ..audio.signal import Audio, decode
 from ..errors import InputError
 from ..library.inputs import expand_inputs
-from ..train.config_file import read_config_file
-from ..train.loop import TrainConfig, TrainResult, train_loop
+from ..train.cache import AudioCache
+from ..train.loop import TrainResult, best_state, train_loop
 from .chromanet import ChromaNetConfig, KeyModel
 from .checkpoint import labels_from_reference_index, save_key_model
 from .labels import key_name, key_signature, parse_key
 from .losses import cpsd_loss, key_signature_profile, supervised_key_loss
-from .stone import MIN_WINDOW_SECONDS, prepare_track, window_probabilities
+from .config import KeyTrainConfig
+from .stone import prepare_track, window_probabilities
 
-__all__ = ["KeyTrainConfig", "KeyData", "canonical_labels", "train_key_model", "synthetic_reference"]
-
-MODES = ("selfsupervised", "supervised", "mixed")
+__all__ = ["KeyData", "KeySteps", "canonical_labels", "train_key_model", "synthetic_reference"]
 
 
 def canonical_labels() -> tuple[str, ...]:
@@ -45,50 +45,6 @@ def canonical_labels() -> tuple[str, ...]:
     on A + i semitones (CQT bin 0 is A0), class i of the minor block its relative minor."""
     return tuple(key_name((6 + i) % 12, True) for i in range(12)) + tuple(key_name((9 + i) % 12, False)
                                                                           for i in range(12))
-
-
-@dataclass
-class KeyTrainConfig:
-    """What to train on and how (``train`` holds the shared optimisation settings)."""
-
-    data: str
-    labels: str | None = None
-    validation: str | None = None
-    mode: str = "selfsupervised"
-    crop_seconds: float = 15.0
-    batch_size: int = 8
-    max_shift: int = 12
-    circle: int = 7
-    channels: tuple[int, ...] = (2, 3, 40, 40, 30, 10, 3)
-    kernels: tuple[int, ...] = (7, 7, 7, 7, 7, 5, 5)
-    reference: str | None = None
-    reference_key: str = "C major"
-    train: TrainConfig = field(default_factory=TrainConfig)
-
-    def __post_init__(self) -> None:
-        if self.mode not in MODES:
-            raise InputError(f"mode must be one of {', '.join(MODES)}")
-        if self.mode != "selfsupervised" and not self.labels:
-            raise InputError(f"mode {self.mode!r} needs a labels CSV")
-        if self.crop_seconds < MIN_WINDOW_SECONDS:
-            raise InputError(f"crop_seconds must be at least {MIN_WINDOW_SECONDS:g} (the network's time pooling)")
-        if not 0 <= self.max_shift <= 15:
-            raise InputError("max_shift must be between 0 and 15 bins (the front end computes 15 spare bins)")
-        self.channels, self.kernels = tuple(self.channels), tuple(self.kernels)
-
-    @classmethod
-    def load(cls, path: str | Path) -> "KeyTrainConfig":
-        """Read a JSON or TOML config file; its ``[train]`` table feeds :class:`TrainConfig`.
-        Relative paths in the file are relative to the file's folder."""
-        data = read_config_file(path, ("data", "labels", "validation", "reference"))
-        try:
-            return cls(**data)
-        except TypeError as exc:
-            raise InputError(f"{path}: {exc}") from None
-
-    @property
-    def num_classes(self) -> int:
-        return 12 if self.mode == "selfsupervised" else 24
 
 
 def _read_labels(csv_path: Path) -> dict[Path, tuple[int, bool]]:
@@ -106,26 +62,35 @@ def _read_labels(csv_path: Path) -> dict[Path, tuple[int, bool]]:
 
 
 class KeyData:
-    """Tracks held in memory (mono, 22.05 kHz, peak-normalised) with optional keys, and the
-    deterministic crop sampler: ``batch(step)`` depends only on (seed, step)."""
+    """Training tracks streamed from a decoded-audio cache (mono, 22.05 kHz, each scaled by its
+    peak as STONE normalises), with optional keys, and the deterministic crop sampler:
+    ``batch(step)`` depends only on (seed, step)."""
 
     def __init__(self, folder: str | Path, labels: dict[Path, tuple[int, bool]] | None, crop: int,
-                 batch_size: int, max_shift: int, seed: int, sample_rate: int = 22050):
-        files = expand_inputs([folder])
-        self.tracks, self.keys, self.names = [], [], []
-        for f in files:
-            track = prepare_track(f, target_rate=sample_rate)
-            if len(track) < crop:
-                continue
-            self.tracks.append(track)
-            self.keys.append((labels or {}).get(f.resolve()))
-            self.names.append(f)
+                 batch_size: int, max_shift: int, seed: int, cache: AudioCache):
+        self.tracks: list[np.ndarray] = []
+        self.gains: list[float] = []
+        self.keys: list[tuple[int, bool] | None] = []
+        for f in expand_inputs([folder]):
+            track = cache.get(f)
+            peak = float(np.max(np.abs(track))) if len(track) >= crop else 0.0
+            if peak > 0.0:
+                self.tracks.append(track)
+                self.gains.append(1.0 / peak)
+                self.keys.append((labels or {}).get(f.resolve()))
         if not self.tracks:
-            raise InputError(f"{folder}: no track as long as a training crop ({crop / sample_rate:.1f} s)")
+            raise InputError(f"{folder}: no audible track as long as a training crop "
+                             f"({crop / cache.sample_rate:.1f} s)")
         self.crop, self.batch_size, self.max_shift, self.seed = crop, batch_size, max_shift, seed
         self.labelled = [i for i, k in enumerate(self.keys) if k is not None]
 
+    def track(self, i: int) -> np.ndarray:
+        """(N,) float32: track ``i`` whole, peak 1."""
+        return np.asarray(self.tracks[i], dtype=np.float32) * np.float32(self.gains[i])
+
     def batch(self, step: int, labelled: bool = False) -> dict[str, Any]:
+        """Two crops (B, 1, crop) per example from different places of the same tracks, their CQT
+        offsets, and with ``labelled`` the tracks' keys (``tonic``, ``minor``)."""
         rng = np.random.default_rng([self.seed, step])
         pool = self.labelled if labelled else range(len(self.tracks))
         if labelled and not self.labelled:
@@ -134,15 +99,27 @@ class KeyData:
         crops = []
         for _ in range(2):
             starts = [int(rng.integers(0, len(self.tracks[i]) - self.crop + 1)) for i in idx]
-            crops.append(np.stack([self.tracks[i][s:s + self.crop] for i, s in zip(idx, starts)])[:, None])
+            crops.append(np.stack([self.tracks[i][s:s + self.crop] * np.float32(self.gains[i])
+                                   for i, s in zip(idx, starts)])[:, None].astype(np.float32))
         offsets = rng.integers(0, self.max_shift + 1, size=(2, self.batch_size))
         out = {"a": torch.from_numpy(crops[0]), "b": torch.from_numpy(crops[1]),
                "offset_a": torch.from_numpy(offsets[0]), "offset_b": torch.from_numpy(offsets[1])}
         if labelled:
-            tonic = torch.tensor([self.keys[i][0] for i in idx])
-            minor = torch.tensor([self.keys[i][1] for i in idx])
-            out["tonic"], out["minor"] = tonic, minor
+            out["tonic"] = torch.tensor([self.keys[i][0] for i in idx])
+            out["minor"] = torch.tensor([self.keys[i][1] for i in idx])
         return out
+
+
+class KeySteps:
+    """The loop's batches: ``steps[i]`` is batch ``i``, labelled in supervised mode and on odd
+    batches in mixed mode (24-STONE alternates the two objectives)."""
+
+    def __init__(self, data: KeyData, mode: str):
+        self.data, self.mode = data, mode
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        labelled = self.mode == "supervised" or (self.mode == "mixed" and index % 2 == 1)
+        return {**self.data.batch(index, labelled), "labelled": labelled}
 
 
 def _logits(model: KeyModel, audio: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
@@ -178,39 +155,37 @@ def _step_losses(model: KeyModel, batch: dict[str, Any], circle: int, labelled: 
     return cpsd, {"cpsd": cpsd.item()}
 
 
-def synthetic_reference(key: str = "C major", sample_rate: int = 22050) -> np.ndarray:
+def synthetic_reference(key: str = "C major", sample_rate: int = 22050) -> Audio:
     """A 30-second synthetic recording in ``key`` for calibration (songscope's own synth)."""
     from ..synth import make_song, render_song
 
     tonic, minor = parse_key(key)
     song = make_song(seed=1234, tempo=100.0, tonic=tonic, minor=minor,
                      form=(("verse", 4), ("chorus", 4), ("verse", 4)))
-    return render_song(song, sample_rate, seed=1234)["mixture"]
+    return Audio.from_array(render_song(song, sample_rate, seed=1234)["mixture"], sample_rate)
 
 
 def train_key_model(config: KeyTrainConfig, progress: bool = True) -> tuple[TrainResult, Path]:
     """Train a ChromaNet; returns the loop's result and the path of the calibrated model
     (``<out_dir>/key_model.pt``, loadable with ``songscope key -m PATH``)."""
-    tc = config.train
     from ..device import select_device
 
+    tc = config.train
     device = select_device(tc.device)
     sr = 22050
     crop = int(round(config.crop_seconds * sr))
+    cache = AudioCache(config.cache or Path(tc.out_dir) / "audio_cache", sr)
     labels = _read_labels(Path(config.labels)) if config.labels else None
-    data = KeyData(config.data, labels, crop, config.batch_size, config.max_shift, tc.seed, sr)
-    val = KeyData(config.validation, labels, crop, config.batch_size, config.max_shift, tc.seed + 1, sr) \
+    data = KeyData(config.data, labels, crop, config.batch_size, config.max_shift, tc.seed, cache)
+    val = KeyData(config.validation, labels, crop, config.batch_size, config.max_shift, tc.seed + 1, cache) \
         if config.validation else None
     net_config = ChromaNetConfig(channels=config.channels, kernels=config.kernels, num_classes=config.num_classes,
                                  norm="frame" if config.num_classes == 12 else "global",
                                  segment_seconds=config.crop_seconds)
     torch.manual_seed(tc.seed)
     model = KeyModel(net_config).to(device)
-    reference = prepare_track(config.reference) if config.reference else synthetic_reference(config.reference_key, sr)
-
-    def batch(step: int) -> dict[str, Any]:
-        labelled = config.mode == "supervised" or (config.mode == "mixed" and step % 2 == 1)
-        return {**data.batch(step, labelled), "labelled": labelled}
+    reference = prepare_track(decode(config.reference) if config.reference else
+                              synthetic_reference(config.reference_key, sr), sr)
 
     def loss(m: KeyModel, b: dict[str, Any]):
         return _step_losses(m, b, config.circle, b["labelled"])
@@ -239,7 +214,7 @@ def train_key_model(config: KeyTrainConfig, progress: bool = True) -> tuple[Trai
             table = current_labels(m)
             signature_hits = key_hits = 0
             for i in source.labelled:
-                probs, _ = window_probabilities(m, source.tracks[i])
+                probs, _ = window_probabilities(m, source.track(i))
                 label = table[int(probs.mean(axis=0).argmax())]
                 truth = key_signature(*source.keys[i])
                 if config.num_classes == 12:
@@ -252,13 +227,11 @@ def train_key_model(config: KeyTrainConfig, progress: bool = True) -> tuple[Trai
                 metrics["key_acc"] = key_hits / len(source.labelled)
         return metrics
 
-    def extra() -> dict[str, Any]:
-        return {"net_config": net_config.to_dict(), "key_train_config": {**asdict(config), "train": asdict(tc)}}
-
-    result = train_loop(model, batch, loss, validate, tc, extra_state=extra, progress=progress)
-    best = torch.load(result.best_checkpoint, map_location=device, weights_only=False)
-    model.load_state_dict(best["model"])
+    settings = {**asdict(config), "train": asdict(tc)}
+    result = train_loop(model, KeySteps(data, config.mode), loss, validate, tc, "stone", net_config.to_dict(),
+                        {"train_config": settings}, progress=progress)
+    model.load_state_dict(best_state(result))
     model.eval()
     out = save_key_model(model, current_labels(model), Path(tc.out_dir) / "key_model.pt",
-                         extra={"best_step": result.best_step, "best_val_loss": result.best_loss})
+                         {"best_step": result.best_step, "best_val_loss": result.best_loss, "train_config": settings})
     return result, out

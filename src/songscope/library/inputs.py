@@ -7,16 +7,10 @@ from collections import Counter
 from pathlib import Path
 from typing import Iterable
 
+from ..conventions import AUDIO_SUFFIXES
 from ..errors import InputError
 
-__all__ = ["AUDIO_SUFFIXES", "expand_inputs", "output_stems"]
-
-#: File endings picked up when a folder is given (case-insensitive).
-AUDIO_SUFFIXES = frozenset({
-    ".wav", ".wave", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".aifc", ".m4a",
-    ".aac", ".wma", ".mp4", ".webm", ".mka", ".caf", ".w64", ".rf64",
-})
-
+__all__ = ["expand_inputs", "output_stems"]
 
 def expand_inputs(paths: Iterable[str | Path]) -> list[Path]:
     """Files named directly, plus audio files found recursively in named folders.

@@ -6,21 +6,11 @@ from __future__ import annotations
 import os
 import sys
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from ..errors import SongscopeError
+from ..errors import Failure, SongscopeError
 
-__all__ = ["Failure", "run_batch", "default_jobs"]
-
-
-@dataclass
-class Failure:
-    """An input that could not be processed, and the one-line reason."""
-
-    item: Any
-    message: str
-    exit_code: int = 1
+__all__ = ["run_batch", "default_jobs"]
 
 
 def default_jobs() -> int:

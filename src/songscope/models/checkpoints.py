@@ -16,10 +16,10 @@ import urllib.request
 from pathlib import Path
 
 from ..atomic import atomic_path
-from ..errors import InputError
-from .registry import REGISTRY, ModelEntry
+from ..errors import CheckpointError
+from .catalog import ModelEntry
 
-__all__ = ["cache_dir", "resolve_checkpoint", "sha256_of"]
+__all__ = ["cache_dir", "fetch", "sha256_of"]
 
 _DOWNLOAD_TIMEOUT = 30
 
@@ -42,7 +42,7 @@ def sha256_of(path: Path) -> str:
 def _verified(path: Path, entry: ModelEntry) -> Path:
     actual = sha256_of(path)
     if actual != entry.sha256:
-        raise InputError(f"{path}: sha256 {actual[:12]}... does not match the {entry.name!r} checkpoint "
+        raise CheckpointError(f"{path}: sha256 {actual[:12]}... does not match the {entry.name!r} checkpoint "
                          f"({entry.sha256[:12]}...); delete it and fetch it again")
     return path
 
@@ -54,40 +54,27 @@ def _download(entry: ModelEntry, target: Path) -> Path:
                 for block in iter(lambda: response.read(1 << 20), b""):
                     handle.write(block)
     except (urllib.error.URLError, OSError, TimeoutError) as exc:
-        raise InputError(f"checkpoint {entry.name!r} ({entry.filename}) is not in {target.parent} and could "
+        raise CheckpointError(f"checkpoint {entry.name!r} ({entry.filename}) is not in {target.parent} and could "
                          f"not be downloaded ({exc}); fetch {entry.url} into {target.parent} or pass its path") from None
     return _verified(target, entry)
 
 
-def resolve_checkpoint(name_or_path: str | os.PathLike,
-                       families: tuple[str, ...] | None = None) -> tuple[Path, ModelEntry | None]:
-    """Local path of a checkpoint given a registry name or a file path.
-
-    ``families`` limits the registry names accepted (and listed in errors) to those families.
-
-    Returns:
-        ``(path, entry)``; entry is None for a file that is not a registered name.
+def fetch(entry: ModelEntry) -> Path:
+    """Local path of a catalogued checkpoint: ``$SONGSCOPE_MODEL_DIR``, then the cache, then a
+    download into the cache (online only); always checked against its sha256.
 
     Raises:
-        InputError: unknown name, missing file offline, failed download, or wrong sha256.
+        CheckpointError: missing offline, failed download, or wrong sha256.
     """
-    text = str(name_or_path)
-    known = {n: e for n, e in REGISTRY.items() if families is None or e.family in families}
-    if text not in known:
-        path = Path(text)
-        if not path.is_file():
-            names = ", ".join(known) or "none registered"
-            raise InputError(f"{text}: no such checkpoint file or model name (known: {names})")
-        return path, None
-    entry = known[text]
     folders = [Path(p) for p in [os.environ.get("SONGSCOPE_MODEL_DIR")] if p] + [cache_dir()]
     for folder in folders:
         candidate = folder / entry.filename
         if candidate.is_file():
-            return _verified(candidate, entry), entry
+            return _verified(candidate, entry)
     target = cache_dir() / entry.filename
     if os.environ.get("SONGSCOPE_OFFLINE") or entry.url is None:
         where = " or ".join(str(f) for f in folders)
-        raise InputError(f"checkpoint {entry.name!r} ({entry.filename}) not found in {where}; offline, so not "
-                         f"downloaded: fetch {entry.url} into {target.parent}, set SONGSCOPE_MODEL_DIR, or pass its path")
-    return _download(entry, target), entry
+        raise CheckpointError(f"checkpoint {entry.name!r} ({entry.filename}) not found in {where}; offline, so not "
+                              f"downloaded: fetch {entry.url} into {target.parent}, set SONGSCOPE_MODEL_DIR, or pass "
+                              "its path")
+    return _download(entry, target)

@@ -13,7 +13,7 @@ import functools
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, Sequence
+from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 import soundfile as sf
@@ -22,101 +22,25 @@ from tqdm import tqdm
 
 from ..atomic import atomic_path
 from ..audio.decode import AudioInfo, iter_blocks
-from ..errors import AudioError, InputError
+from ..audio.signal import Audio, fit_channels
+from ..errors import AudioError, BatchError, InputError
+from ..result import Stems
 from .chunked import separate_array, separate_stream
-from .classic import ClassicConfig, separate_classic
-from .stems import STEMS, parse_stems
+from .engine import DEFAULT_OVERLAP, Separator
+from .stems import parse_stems
 
-__all__ = ["Separator", "load_separator", "separate", "separate_audio", "SeparateOptions"]
+__all__ = ["load_separator", "separate", "separate_audio", "separate_file", "write_stems", "SeparateOptions"]
 
 _FORMATS = {"wav": "PCM_16", "flac": "PCM_24", "wav32": "FLOAT"}
 
 
-@dataclass
-class Separator:
-    """An engine ready to separate windows: (C, window) float32 -> (S, C, window).
-
-    Attributes:
-        name: "classic" or the checkpoint. targets: stems in output order. sample_rate: Hz.
-        channels: channels the engine wants (None: any). window: default chunk (samples).
-        run: the window function.
-    """
-
-    name: str
-    targets: tuple[str, ...]
-    sample_rate: int
-    channels: int | None
-    window: int
-    run: Callable[[np.ndarray], np.ndarray]
-    fixed_window: bool = False
-
-
-def _neural_separator(name: str, device: str | None) -> Separator:
-    try:
-        import torch
-    except ImportError:
-        raise InputError(f"model {name!r} needs PyTorch: pip install 'songscope[neural]'") from None
-    from ..device import select_device
-    from .model import DEFAULT_WINDOW_SECONDS, load_separation_model
-
-    device = select_device(device)
-    model = load_separation_model(name, device)
-
-    @torch.no_grad()
-    def run(chunk: np.ndarray) -> np.ndarray:
-        wave = torch.from_numpy(np.ascontiguousarray(chunk))[None].to(device)
-        return model(wave)[0].float().cpu().numpy()
-
-    required = model.required_window()
-    seconds = float(getattr(model, "window_seconds", DEFAULT_WINDOW_SECONDS))
-    window = required or int(round(seconds * model.sample_rate))
-    return Separator(str(name), model.targets, model.sample_rate, model.channels, window, run, required is not None)
-
-
-def _combined(parts: list[Separator]) -> Separator:
-    """Several single- or multi-target models as one engine (a later model wins a shared stem);
-    the paper trains one Band-Split RNN per stem."""
-    if len({p.sample_rate for p in parts}) > 1 or len({p.channels for p in parts}) > 1:
-        raise InputError("combined models must share sample rate and channel count")
-    fixed = {p.window for p in parts if p.fixed_window}
-    if len(fixed) > 1:
-        raise InputError("combined models have different fixed chunk lengths; separate with each on its own")
-    owner = {stem: (i, p.targets.index(stem)) for i, p in enumerate(parts) for stem in p.targets}
-    targets = tuple(s for s in STEMS if s in owner)
-
-    def run(chunk: np.ndarray) -> np.ndarray:
-        outputs = [p.run(chunk) for p in parts]
-        return np.stack([outputs[i][j] for i, j in (owner[s] for s in targets)])
-
-    window = fixed.pop() if fixed else min(p.window for p in parts)
-    return Separator("+".join(p.name for p in parts), targets, parts[0].sample_rate, parts[0].channels, window,
-                     run, any(p.fixed_window for p in parts))
-
-
 @functools.lru_cache(maxsize=2)
 def load_separator(model: str = "classic", device: str | None = None) -> Separator:
-    """The classic engine (``"classic"``), a neural model (registry name or checkpoint path), or
-    several comma-separated models combined (e.g. one per stem)."""
-    if "," in model:
-        return _combined([load_separator(part.strip(), device) for part in model.split(",") if part.strip()])
-    if model == "classic":
-        config = ClassicConfig()
-        return Separator("classic", STEMS, 44100, None, int(config.window_seconds * 44100),
-                         functools.partial(separate_classic, sample_rate=44100, config=config))
-    return _neural_separator(model, device)
+    """The separation engine of a ``-m`` value (``classic``, a name, a path, or ``a,b`` combined),
+    loaded once per process."""
+    from ..models.registry import load_engine
 
-
-def _fit_channels(block: np.ndarray, wanted: int | None) -> np.ndarray:
-    """(C, n) -> (wanted, n): duplicate mono, fold > 2 channels to stereo."""
-    channels = block.shape[0]
-    if channels > 2:
-        block = np.stack([block[0::2].mean(axis=0), block[1::2].mean(axis=0)])
-        channels = 2
-    if wanted is None or wanted == channels:
-        return block
-    if wanted == 2 and channels == 1:
-        return np.repeat(block, 2, axis=0)
-    return block.mean(axis=0, keepdims=True)
+    return load_engine("separation", model, device)
 
 
 @dataclass(frozen=True)
@@ -136,7 +60,7 @@ class SeparateOptions:
     two_stems: str | None = None
     residual: bool = False
     exact_sum: bool = False
-    overlap: float = 0.25
+    overlap: float = DEFAULT_OVERLAP
     window_seconds: float | None = None
     format: str = "wav"
 
@@ -153,7 +77,7 @@ def _window_hop(separator: Separator, options: SeparateOptions) -> tuple[int, in
     window = separator.window
     if options.window_seconds is not None and not separator.fixed_window:
         window = int(round(options.window_seconds * separator.sample_rate))
-    return window, max(1, int(round(window * (1.0 - options.overlap))))
+    return window, separator.hop(window, options.overlap)
 
 
 def _outputs(separator: Separator, options: SeparateOptions) -> tuple[tuple[str, ...], list[str]]:
@@ -194,16 +118,15 @@ class _Fifo:
         return data[:, :n]
 
 
-def _resampled_blocks(path: Path, meta: AudioInfo, blocks: Iterator[np.ndarray], separator: Separator,
-                      seen: list[bool]) -> Iterator[np.ndarray]:
+def _resampled_blocks(path: Path, meta: AudioInfo, blocks: Iterator[np.ndarray],
+                      separator: Separator) -> Iterator[np.ndarray]:
     """Decoded blocks of ``path`` (described by ``meta``) checked, fitted to the engine's
-    channels and resampled to its rate; ``seen[0]`` turns True at the first non-zero sample."""
+    channels and resampled to its rate."""
     stream = None
     for block in blocks:
         if not np.all(np.isfinite(block)):
             raise AudioError(f"{path}: contains NaN or infinite samples")
-        seen[0] = seen[0] or bool(np.any(block))
-        block = _fit_channels(block, separator.channels)
+        block = fit_channels(block, separator.channels)
         if meta.sample_rate != separator.sample_rate:
             if stream is None:
                 stream = soxr.ResampleStream(meta.sample_rate, separator.sample_rate, block.shape[0],
@@ -213,6 +136,66 @@ def _resampled_blocks(path: Path, meta: AudioInfo, blocks: Iterator[np.ndarray],
     if stream is not None:
         tail = stream.resample_chunk(np.zeros((0, block.shape[0]), np.float32), last=True).T
         yield np.ascontiguousarray(tail, dtype=np.float32)
+
+
+def write_stems(blocks: Iterable[np.ndarray], out_dir: Path | None, separator: Separator,
+                options: SeparateOptions = SeparateOptions(), name: str = "audio", expected: int = 0,
+                progress: bool = False, collect: bool = False) -> tuple[dict[str, Path], Stems | None]:
+    """Separate a stream of blocks (C, n) already at the engine's rate and channels, writing
+    ``out_dir/<stem>.<ext>`` per output chunk by chunk (``out_dir`` None: write nothing).
+
+    Args:
+        name: the input's name for messages and the progress bar. expected: samples, for the bar.
+        collect: also return the stems in memory (what ``analyze`` hands to engines that read stems).
+
+    Returns:
+        ``(stem -> written path, Stems or None)``.
+
+    Raises:
+        AudioError: no samples, or digital silence. Nothing is written then.
+    """
+    keep, names = _outputs(separator, options)
+    window, hop = _window_hop(separator, options)
+    extension = "flac" if options.format == "flac" else "wav"
+    targets = {stem: out_dir / f"{stem}.{extension}" for stem in names} if out_dir is not None else {}
+    parts: dict[str, list[np.ndarray]] = {stem: [] for stem in names} if collect else {}
+    seen, frames = False, 0
+    fifo = _Fifo()
+
+    def remember(stream: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+        nonlocal seen
+        for block in stream:
+            seen = seen or bool(np.any(block))
+            fifo.push(block)
+            yield block
+
+    with contextlib.ExitStack() as stack:
+        temps = {stem: stack.enter_context(atomic_path(target)) for stem, target in targets.items()}
+        handles: dict[str, sf.SoundFile] = {}
+        bar = stack.enter_context(tqdm(total=expected, desc=name, unit="sample", unit_scale=True,
+                                       file=sys.stderr, disable=not progress))
+        for sources in separate_stream(separator.run, remember(blocks), window, hop, len(separator.targets),
+                                       separator.fixed_window):
+            bar.update(sources.shape[-1])
+            mixture = fifo.pop(sources.shape[-1])
+            for stem, data in zip(names, _post(mixture, sources, separator, keep, options)):
+                if collect:
+                    parts[stem].append(data)
+                if stem not in temps:
+                    continue
+                if stem not in handles:
+                    handles[stem] = stack.enter_context(sf.SoundFile(
+                        str(temps[stem]), "w", separator.sample_rate, data.shape[0],
+                        subtype=_FORMATS[options.format], format=extension.upper()))
+                handles[stem].write(data.T if options.format == "wav32" else np.clip(data.T, -1.0, 1.0))
+            frames += sources.shape[-1]
+        if frames == 0:
+            raise AudioError(f"{name}: holds no audio frames")
+        if not seen:
+            raise AudioError(f"{name}: digital silence, nothing to separate")
+    stems = Stems({k: np.concatenate(v, axis=-1) for k, v in parts.items()}, separator.sample_rate,
+                  separator.name) if collect else None
+    return targets, stems
 
 
 def separate_file(path: str | Path, out_dir: str | Path, separator: Separator,
@@ -225,43 +208,11 @@ def separate_file(path: str | Path, out_dir: str | Path, separator: Separator,
     Raises:
         AudioError: unreadable, empty, silent or non-finite input. Nothing is written then.
     """
-    path, out_dir = Path(path), Path(out_dir)
-    keep, names = _outputs(separator, options)
-    window, hop = _window_hop(separator, options)
-    extension = "flac" if options.format == "flac" else "wav"
-    targets = {name: out_dir / f"{name}.{extension}" for name in names}
-    seen, frames = [False], 0
-    fifo = _Fifo()
-
-    def remember(blocks: Iterator[np.ndarray]) -> Iterator[np.ndarray]:
-        for block in blocks:
-            fifo.push(block)
-            yield block
-
-    with contextlib.ExitStack() as stack:
-        temps = {name: stack.enter_context(atomic_path(target)) for name, target in targets.items()}
-        handles: dict[str, sf.SoundFile] = {}
-        meta, decoded = iter_blocks(path)
-        blocks = remember(_resampled_blocks(path, meta, decoded, separator, seen))
-        expected = int(meta.duration * separator.sample_rate)
-        bar = stack.enter_context(tqdm(total=expected, desc=path.name, unit="sample", unit_scale=True,
-                                       file=sys.stderr, disable=not progress))
-        for sources in separate_stream(separator.run, blocks, window, hop, len(separator.targets),
-                                       separator.fixed_window):
-            bar.update(sources.shape[-1])
-            mixture = fifo.pop(sources.shape[-1])
-            for name, data in zip(names, _post(mixture, sources, separator, keep, options)):
-                if name not in handles:
-                    handles[name] = stack.enter_context(sf.SoundFile(
-                        str(temps[name]), "w", separator.sample_rate, data.shape[0],
-                        subtype=_FORMATS[options.format], format=extension.upper()))
-                handles[name].write(data.T if options.format == "wav32" else np.clip(data.T, -1.0, 1.0))
-            frames += sources.shape[-1]
-        if frames == 0:
-            raise AudioError(f"{path}: holds no audio frames")
-        if not seen[0]:
-            raise AudioError(f"{path}: digital silence, nothing to separate")
-    return targets
+    path = Path(path)
+    meta, decoded = iter_blocks(path)
+    blocks = _resampled_blocks(path, meta, decoded, separator)
+    return write_stems(blocks, Path(out_dir), separator, options, str(path), int(meta.duration * separator.sample_rate),
+                       progress)[0]
 
 
 def separate_audio(audio: np.ndarray, sample_rate: int, model: str = "classic", device: str | None = None,
@@ -276,18 +227,14 @@ def separate_audio(audio: np.ndarray, sample_rate: int, model: str = "classic", 
         stem name -> (C', N') float32 at the engine's rate (C' = channels after fitting).
     """
     separator = load_separator(model, device)
-    audio = np.atleast_2d(np.asarray(audio, dtype=np.float32))
-    if audio.size == 0:
-        raise AudioError("empty signal")
-    if not np.any(audio):
+    signal = Audio.from_array(audio, sample_rate)
+    mixture = signal.get(separator.sample_rate, separator.channels)
+    if not np.any(mixture):
         raise AudioError("digital silence, nothing to separate")
-    audio = _fit_channels(audio, separator.channels)
-    if sample_rate != separator.sample_rate:
-        audio = np.ascontiguousarray(soxr.resample(audio.T, sample_rate, separator.sample_rate, quality="HQ").T)
     keep, names = _outputs(separator, options)
     window, hop = _window_hop(separator, options)
-    sources = separate_array(separator.run, audio, window, hop, len(separator.targets), separator.fixed_window)
-    return dict(zip(names, _post(audio, sources, separator, keep, options)))
+    sources = separate_array(separator.run, mixture, window, hop, len(separator.targets), separator.fixed_window)
+    return dict(zip(names, _post(mixture, sources, separator, keep, options)))
 
 
 def _one(item: tuple[Path, Path], separator_name: str, device: str | None, options: SeparateOptions,
@@ -313,7 +260,6 @@ def separate(paths: str | Path | Sequence[str | Path], out_dir: str | Path = "se
     """
     from ..library.inputs import expand_inputs, output_stems
     from ..library.runner import run_batch
-    from ..pipeline import BatchError
 
     files = expand_inputs([paths] if isinstance(paths, (str, Path)) else list(paths))
     load_separator(model, device)  # fail early on a bad model name

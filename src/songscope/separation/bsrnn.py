@@ -8,7 +8,7 @@ target (mask estimation). Output: complex target spectrograms, one per target.
 
 Parameter names follow the public PyTorch implementation (``bandsplit.layernorms.i``,
 ``bandsequence.bsrnn.l.{0,1}.{groupnorm,rnn,fc}``, ``maskest.<target>.mlp.i.mlp.{0,2,3}``),
-so its Lightning checkpoints load with a prefix rename (``lightning.py``). Two settings
+so its Lightning checkpoints load with a prefix rename (``models/converters/bsrnn_lightning.py``). Two settings
 exist only for those checkpoints: ``chunk_frames`` (their layer norms span a fixed number
 of frames) and ``legacy_mask_layout`` (their order of mask values).
 """
@@ -21,8 +21,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from ..conventions import STEMS
 from .bands import LAYOUTS, band_edges
-from .stems import STEMS
 
 __all__ = ["BSRNNConfig", "BandSplitRNN"]
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage, signal
 
-from .stems import STEMS
+from ..conventions import STEMS
 
 __all__ = ["ClassicConfig", "separate_classic"]
 

@@ -21,12 +21,11 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+from ..conventions import SEEKABLE_SUFFIXES, STEMS
 from ..errors import InputError
-from .stems import STEMS
 
 __all__ = ["Track", "find_tracks", "ChunkSampler", "AugmentConfig"]
 
-_AUDIO = (".wav", ".flac", ".ogg", ".aiff", ".aif")
 _MP4_ORDER = ("mixture", "drums", "bass", "other", "vocals")
 
 
@@ -53,7 +52,7 @@ class Track:
 def _stem_files(folder: Path) -> dict[str, Path] | None:
     found = {}
     for stem in STEMS:
-        matches = [folder / f"{stem}{ext}" for ext in _AUDIO if (folder / f"{stem}{ext}").is_file()]
+        matches = [folder / f"{stem}{ext}" for ext in SEEKABLE_SUFFIXES if (folder / f"{stem}{ext}").is_file()]
         if not matches:
             return None
         found[stem] = matches[0]
@@ -92,7 +91,7 @@ def find_tracks(root: str | Path, cache: str | Path | None = None) -> list[Track
         raise InputError(f"{root}: no such folder")
     cache = Path(cache) if cache else root / ".stem-cache"
     tracks = []
-    for folder in sorted({p.parent for p in root.rglob("*") if p.suffix.lower() in _AUDIO}):
+    for folder in sorted({p.parent for p in root.rglob("*") if p.suffix.lower() in SEEKABLE_SUFFIXES}):
         if cache in folder.parents or folder == cache:
             continue
         files = _stem_files(folder)
@@ -188,8 +187,10 @@ class ChunkSampler:
         return np.stack(stems)
 
     def batch(self, step: int) -> tuple[np.ndarray, np.ndarray]:
-        """``(mixture (B, 2, N), targets (B, S, 2, N))`` for ``step``."""
+        """``(mixture (B, 2, N), targets (B, S, 2, N))`` for ``step``, read from disk."""
         rng = np.random.default_rng([self.seed, step])
         examples = np.stack([self.example(rng) for _ in range(self.batch_size)])
         index = [STEMS.index(t) for t in self.targets]
         return examples.sum(axis=1), examples[:, index]
+
+    __getitem__ = batch

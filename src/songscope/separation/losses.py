@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 
 __all__ = ["l1_loss", "l2_loss", "si_sdr_loss", "spectrogram_l1_loss", "component_loss",
-           "multi_resolution_stft_loss", "truncate", "LOSSES"]
+           "multi_resolution_stft_loss", "truncate"]
 
 _EPS = 1e-8
 
@@ -88,7 +88,3 @@ def truncate(losses: torch.Tensor, fraction: float) -> torch.Tensor:
         raise ValueError("truncation fraction must be in [0, 1)")
     keep = max(1, losses.numel() - int(fraction * losses.numel()))
     return torch.sort(losses).values[:keep].mean()
-
-
-#: names usable in a training config's [loss] table
-LOSSES = ("l1", "l2", "si_sdr", "spec_l1", "component", "mrstft", "kl")

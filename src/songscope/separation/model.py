@@ -1,11 +1,10 @@
-"""Waveform-to-waveform separation models and their checkpoint files.
+"""Waveform-to-waveform separation models and their checkpoints.
 
 ``SeparationModel`` wraps a spectrogram network (Band-Split RNN or a U-Net) between an STFT
 and an inverse STFT: (B, C, N) mixture samples -> (B, S, C, N) target samples, S = targets.
-
-Checkpoint file (``torch.save``): ``{"format": FORMAT, "family": "bsrnn"|"unet",
-"config": {...}, "state_dict": {...}, ...extra}``. Training checkpoints of the shared loop
-(``last.pt`` / ``best.pt``) load too.
+Checkpoints are songscope's container (family ``bsrnn`` or ``unet``, the network's settings,
+the model's state dict, ``window_seconds`` in the metadata); training checkpoints of the shared
+loop (``last.pt`` / ``best.pt``) are containers too.
 """
 
 from __future__ import annotations
@@ -16,16 +15,15 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..atomic import atomic_path
-from ..errors import InputError
+from ..errors import CheckpointError, ConfigError
+from ..models.container import Checkpoint, save_checkpoint
 from .bsrnn import BandSplitRNN, BSRNNConfig
 from .stft import Spectrogram
 from .unet import SpectrogramUNet, UNetConfig
 
-__all__ = ["FAMILIES", "FORMAT", "SeparationModel", "build_model", "save_separation_model",
+__all__ = ["FAMILIES", "SeparationModel", "build_model", "save_separation_model", "separation_model_from_checkpoint",
            "load_separation_model", "DEFAULT_WINDOW_SECONDS"]
 
-FORMAT = "songscope-separation/1"
 #: Chunk length used at inference unless the checkpoint says otherwise (seconds).
 DEFAULT_WINDOW_SECONDS = 8.0
 FAMILIES: dict[str, tuple[type, type]] = {"bsrnn": (BSRNNConfig, BandSplitRNN), "unet": (UNetConfig, SpectrogramUNet)}
@@ -37,13 +35,15 @@ class SeparationModel(nn.Module):
     Attributes:
         family: "bsrnn" or "unet". config: the network's config dataclass.
         targets: stem names in output order. sample_rate: Hz. channels: audio channels.
+        window_seconds: chunk length for inference (s), as the checkpoint says.
     """
 
     def __init__(self, family: str, config: Any):
         super().__init__()
         if family not in FAMILIES:
-            raise InputError(f"unknown model family {family!r}; known: {', '.join(FAMILIES)}")
+            raise ConfigError(f"unknown model family {family!r}; known: {', '.join(FAMILIES)}")
         self.family, self.config = family, config
+        self.window_seconds = DEFAULT_WINDOW_SECONDS
         self.net = FAMILIES[family][1](config)
         self.stft = Spectrogram(config.n_fft, config.hop)
 
@@ -76,61 +76,60 @@ class SeparationModel(nn.Module):
 
 
 def build_model(family: str, config: dict[str, Any] | Any) -> SeparationModel:
-    """A fresh model of ``family`` from a config dataclass or a dict of its fields."""
+    """A fresh model of ``family`` from a config dataclass or a dict of its fields.
+
+    Raises:
+        ConfigError: unknown family or settings, or values the network refuses.
+    """
     if family not in FAMILIES:
-        raise InputError(f"unknown model family {family!r}; known: {', '.join(FAMILIES)}")
+        raise ConfigError(f"unknown separation family {family!r}; known: {', '.join(FAMILIES)}")
     config_type = FAMILIES[family][0]
     if isinstance(config, dict):
         unknown = set(config) - set(config_type.__dataclass_fields__)
         if unknown:
-            raise InputError(f"unknown {family} settings: {', '.join(sorted(unknown))}")
+            raise ConfigError(f"unknown {family} settings: {', '.join(sorted(unknown))}")
         try:
             config = config_type(**config)
-        except ValueError as exc:
-            raise InputError(f"{family} config: {exc}") from None
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"{family} config: {exc}") from None
     return SeparationModel(family, config)
 
 
-def save_separation_model(model: SeparationModel, path: str | Path, extra: dict[str, Any] | None = None) -> Path:
-    """Write ``model`` as a songscope separation checkpoint (atomically); returns the path."""
-    payload = {"format": FORMAT, "family": model.family, "config": model.config.to_dict(),
-               "state_dict": {k: v.detach().cpu() for k, v in model.net.state_dict().items()}, **(extra or {})}
-    path = Path(path)
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
-    return path
+def save_separation_model(model: SeparationModel, path: str | Path, metadata: dict[str, Any] | None = None) -> Path:
+    """Write ``model`` as a checkpoint container (atomically); ``metadata`` may hold
+    ``window_seconds``, the inference chunk length. Returns the path."""
+    return save_checkpoint(Checkpoint(model.family, model.config.to_dict(), model.state_dict(),
+                                      metadata=dict(metadata or {})), path)
 
 
-def _from_payload(payload: dict[str, Any], source: Path) -> SeparationModel:
-    if payload.get("format") == FORMAT:
-        model = build_model(payload["family"], payload["config"])
-        model.net.load_state_dict(payload["state_dict"])
-        return model
-    if "separation" in payload and "model" in payload:  # a training checkpoint (last.pt / best.pt)
-        model = build_model(payload["separation"]["family"], payload["separation"]["config"])
-        model.load_state_dict(payload["model"])
-        return model
-    raise InputError(f"{source}: not a songscope separation checkpoint")
+def separation_model_from_checkpoint(checkpoint: Checkpoint) -> SeparationModel:
+    """The model a container holds, in eval mode on the CPU, with ``window_seconds`` set.
+
+    Raises:
+        CheckpointError: weights that do not fit the stored settings.
+    """
+    model = build_model(checkpoint.family, checkpoint.config)
+    try:
+        model.load_state_dict(checkpoint.state_dict)
+    except RuntimeError as exc:
+        lines = str(exc).strip().splitlines()
+        raise CheckpointError(f"{checkpoint.source}: weights do not match the stored settings "
+                              f"({lines[1].strip() if len(lines) > 1 else lines[0]})") from None
+    model.window_seconds = float(checkpoint.metadata.get("window_seconds", DEFAULT_WINDOW_SECONDS))
+    return model.eval()
 
 
 def load_separation_model(name_or_path: str | Path, device: str | torch.device = "cpu") -> SeparationModel:
-    """Load a separation model: a registry name, a songscope checkpoint, a training
-    checkpoint, or a Lightning ``.ckpt`` of the public BSRNN implementation (with its
-    ``hparams.yaml`` beside it or in the parent folder). Returns it in eval mode on ``device``.
+    """Load a separation model by catalog name or path (a container, a training checkpoint, a
+    Lightning ``.ckpt`` of the public BSRNN code, ...) through the model registry; eval mode on
+    ``device``.
 
     Raises:
-        InputError: missing or unreadable file, or a file of another kind.
+        ConfigError / CheckpointError: unknown name, unreadable or foreign file, a model of another task.
     """
-    from ..models.checkpoints import resolve_checkpoint
-    from .lightning import is_lightning_checkpoint, load_lightning_bsrnn
+    from ..models.registry import resolve
 
-    path, _ = resolve_checkpoint(name_or_path, tuple(FAMILIES))
-    try:
-        payload = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:  # torch raises many types for a bad file
-        raise InputError(f"{path}: cannot read checkpoint ({type(exc).__name__})") from None
-    if not isinstance(payload, dict):
-        raise InputError(f"{path}: not a separation checkpoint")
-    model = load_lightning_bsrnn(path, payload) if is_lightning_checkpoint(payload) else _from_payload(payload, path)
-    model.window_seconds = float(payload.get("window_seconds", DEFAULT_WINDOW_SECONDS))
-    return model.to(device).eval()
+    _, checkpoint = resolve("separation", str(name_or_path))
+    if checkpoint is None:
+        raise ConfigError(f"{name_or_path}: not a neural separation model")
+    return separation_model_from_checkpoint(checkpoint).to(device)

@@ -1,13 +1,11 @@
-"""Stem names and the parsing of user stem lists."""
+"""Parsing the stem lists users give (``--stems vocals,drums``)."""
 
 from __future__ import annotations
 
+from ..conventions import STEMS
 from ..errors import InputError
 
-__all__ = ["STEMS", "parse_stems"]
-
-#: Stem order everywhere in songscope (as allin1 and Demucs).
-STEMS: tuple[str, ...] = ("bass", "drums", "other", "vocals")
+__all__ = ["parse_stems"]
 
 
 def parse_stems(text: str | None, available: tuple[str, ...] = STEMS) -> tuple[str, ...]:

@@ -11,69 +11,23 @@ example (``snapshots/``; TensorBoard too when installed).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-from ..errors import InputError
-from ..train.config_file import read_config_file
-from ..train.loop import TrainConfig, TrainResult, train_loop
+from ..errors import ConfigError
+from ..train.config import build_config
+from ..train.loop import TrainResult, best_state, train_loop
+from .config import SeparationTrainConfig
 from .data import AugmentConfig, ChunkSampler, find_tracks
-from .losses import (LOSSES, component_loss, l1_loss, l2_loss, multi_resolution_stft_loss, si_sdr_loss,
-                     spectrogram_l1_loss, truncate)
+from .losses import (component_loss, l1_loss, l2_loss, multi_resolution_stft_loss, si_sdr_loss, spectrogram_l1_loss,
+                     truncate)
 from .model import SeparationModel, build_model, save_separation_model
 
-__all__ = ["SeparationTrainConfig", "train_separation_model", "separation_loss"]
-
-
-@dataclass
-class SeparationTrainConfig:
-    """What to train and on what (``train`` holds the shared optimisation settings).
-
-    Attributes:
-        family: "bsrnn" or "unet". model: settings of the family's config dataclass.
-        data: MUSDB-style root. train_split / validation_split: subfolders of ``data``
-            (validation None: use training tracks). chunk_seconds: training chunk length.
-        batch_size: examples per step. loss: loss name -> weight (see ``losses.LOSSES``).
-        loss_truncation: fraction of the worst examples left out per batch.
-        augment: :class:`AugmentConfig` settings. validation_chunks: fixed validation chunks.
-        window_seconds: inference chunk length stored in the exported model.
-    """
-
-    family: str
-    data: str
-    model: dict = field(default_factory=dict)
-    train_split: str | None = "train"
-    validation_split: str | None = "test"
-    chunk_seconds: float = 3.0
-    batch_size: int = 4
-    loss: dict = field(default_factory=lambda: {"l1": 1.0, "spec_l1": 1.0})
-    loss_truncation: float = 0.0
-    augment: dict = field(default_factory=dict)
-    validation_chunks: int = 16
-    window_seconds: float = 8.0
-    train: TrainConfig = field(default_factory=TrainConfig)
-
-    def __post_init__(self) -> None:
-        unknown = set(self.loss) - set(LOSSES)
-        if unknown:
-            raise InputError(f"unknown loss {sorted(unknown)[0]!r}; known: {', '.join(LOSSES)}")
-        if not 0.0 <= self.loss_truncation < 1.0:
-            raise InputError("loss_truncation must be in [0, 1)")
-        if self.chunk_seconds <= 0.2:
-            raise InputError("chunk_seconds must be above 0.2")
-
-    @classmethod
-    def load(cls, path: str | Path) -> "SeparationTrainConfig":
-        """Read a TOML/JSON config; ``data`` and ``train.out_dir`` are relative to the file."""
-        data = read_config_file(path, ("data",))
-        try:
-            return cls(**data)
-        except TypeError as exc:
-            raise InputError(f"{path}: {exc}") from None
+__all__ = ["train_separation_model", "separation_loss"]
 
 
 def separation_loss(model: SeparationModel, mixture: torch.Tensor, targets: torch.Tensor,
@@ -111,25 +65,21 @@ def separation_loss(model: SeparationModel, mixture: torch.Tensor, targets: torc
 
 
 def _spectrogram_figure(path: Path, mixture: np.ndarray, estimates: dict[str, np.ndarray], sample_rate: int) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
     from scipy import signal
 
     from ..atomic import atomic_path
 
     rows = {"mixture": mixture, **estimates}
-    fig, axes = plt.subplots(len(rows), 1, figsize=(8, 1.6 * len(rows)), sharex=True)
-    for ax, (name, wave) in zip(np.atleast_1d(axes), rows.items()):
+    fig = Figure(figsize=(8, 1.6 * len(rows)), layout="constrained")
+    axes = fig.subplots(len(rows), 1, sharex=True, squeeze=False)[:, 0]
+    for ax, (name, wave) in zip(axes, rows.items()):
         f, t, spec = signal.stft(wave.mean(axis=0), fs=sample_rate, nperseg=2048, noverlap=1536)
         ax.pcolormesh(t, f, 20 * np.log10(np.abs(spec) + 1e-6), vmin=-100, vmax=-10, shading="auto")
         ax.set_ylim(0, 8000)
         ax.set_ylabel(name)
-    fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp)
-    plt.close(fig)
 
 
 def train_separation_model(config: SeparationTrainConfig, progress: bool = True) -> tuple[TrainResult, Path]:
@@ -146,17 +96,13 @@ def train_separation_model(config: SeparationTrainConfig, progress: bool = True)
     val_tracks = find_tracks(root / config.validation_split) if config.validation_split else train_tracks
     targets, rate = model.targets, train_tracks[0].sample_rate
     if rate != model.sample_rate:
-        raise InputError(f"training audio is at {rate} Hz but the model expects {model.sample_rate} Hz")
+        raise ConfigError(f"training audio is at {rate} Hz but the model expects {model.sample_rate} Hz")
     length = int(round(config.chunk_seconds * rate))
-    sampler = ChunkSampler(train_tracks, targets, length, config.batch_size, tc.seed, AugmentConfig(**config.augment))
+    sampler = ChunkSampler(train_tracks, targets, length, config.batch_size, tc.seed, build_config(AugmentConfig, config.augment, "[augment]"))
     val_sampler = ChunkSampler(val_tracks, targets, length, 1, tc.seed + 7919, None)
     val_batches = [val_sampler.batch(i) for i in range(config.validation_chunks)]
     torch.manual_seed(tc.seed)
     model = model.to(device)
-
-    def batch(step: int) -> tuple[torch.Tensor, torch.Tensor]:
-        mixture, target = sampler.batch(step)
-        return torch.from_numpy(mixture), torch.from_numpy(target)
 
     def loss(m: SeparationModel, b: tuple[torch.Tensor, torch.Tensor]):
         return separation_loss(m, b[0].to(device), b[1].to(device), config.loss, config.loss_truncation)
@@ -185,14 +131,12 @@ def train_separation_model(config: SeparationTrainConfig, progress: bool = True)
                 writer.add_audio(f"estimate/{name}", torch.from_numpy(wave.mean(axis=0)), step, sample_rate=rate)
         _spectrogram_figure(folder / "spectrograms.png", val_batches[0][0][0], estimates, rate)
 
-    def extra() -> dict[str, Any]:
-        return {"separation": {"family": model.family, "config": model.config.to_dict()},
-                "separation_train_config": {**asdict(config), "train": asdict(tc)}}
-
-    result = train_loop(model, batch, loss, validate, tc, extra_state=extra, progress=progress, snapshot=snapshot)
-    best = torch.load(result.best_checkpoint, map_location=device, weights_only=False)
-    model.load_state_dict(best["model"])
+    settings = {**asdict(config), "train": asdict(tc)}
+    result = train_loop(model, sampler, loss, validate, tc, model.family, model.config.to_dict(),
+                        {"train_config": settings, "window_seconds": config.window_seconds},
+                        progress=progress, snapshot=snapshot)
+    model.load_state_dict(best_state(result))
     out = save_separation_model(model, Path(tc.out_dir) / "separation_model.pt",
-                                extra={"window_seconds": config.window_seconds, "best_step": result.best_step,
-                                       "best_val_loss": result.best_loss})
+                                {"window_seconds": config.window_seconds, "best_step": result.best_step,
+                                 "best_val_loss": result.best_loss, "train_config": settings})
     return result, out

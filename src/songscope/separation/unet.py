@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .stems import STEMS
+from ..conventions import STEMS
 
 __all__ = ["UNetConfig", "SpectrogramUNet", "BOTTLENECKS", "MASK_ACTIVATIONS"]
 

@@ -1,6 +1,5 @@
-"""Sections and their functional labels: classic self-similarity engine."""
+"""Sections and their functional labels: the classic self-similarity engine."""
 
-from .classic import Segment, StructureEstimate, segment_classic, silence_bounds
-from .labels import HARMONIX_LABELS
+from .classic import StructureEstimate, segment_classic, silence_bounds
 
-__all__ = ["HARMONIX_LABELS", "Segment", "StructureEstimate", "segment_classic", "silence_bounds"]
+__all__ = ["StructureEstimate", "segment_classic", "silence_bounds"]

@@ -44,9 +44,10 @@ from scipy.ndimage import gaussian_filter1d
 from scipy.signal import find_peaks
 
 from ..audio.features import Features
-from .labels import HARMONIX_LABELS
+from ..conventions import HARMONIX_LABELS
+from ..result import Segment
 
-__all__ = ["Segment", "StructureEstimate", "segment_classic", "silence_bounds"]
+__all__ = ["StructureEstimate", "segment_classic", "silence_bounds"]
 
 _EMBED = 8
 _MIN_BEATS = 8
@@ -57,18 +58,6 @@ def _scaled(x: np.ndarray) -> np.ndarray:
     """``x / max(x)`` (zeros stay zeros)."""
     peak = x.max(initial=0)
     return x / peak if peak > 0 else x
-
-
-@dataclass
-class Segment:
-    """A section: start and end in seconds and a label from ``HARMONIX_LABELS``."""
-
-    start: float
-    end: float
-    label: str
-
-    def to_dict(self) -> dict:
-        return {"start": round(float(self.start), 4), "end": round(float(self.end), 4), "label": self.label}
 
 
 @dataclass

@@ -1,5 +1,5 @@
-"""The shared training loop (config, seeding, checkpoints, resume, logs, early stopping)."""
+"""The shared training loop (config, seeding, data loading, checkpoints, resume, logs, early stopping)."""
 
-from .loop import TrainConfig, TrainResult, seed_everything, train_loop
+from .config import TrainConfig, build_config, read_config_file
 
-__all__ = ["TrainConfig", "TrainResult", "seed_everything", "train_loop"]
+__all__ = ["TrainConfig", "build_config", "read_config_file"]

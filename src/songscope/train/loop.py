@@ -1,12 +1,15 @@
 """The one training loop every songscope model family uses.
 
-A family supplies three functions: ``batch(step)`` (a deterministic batch for a step, so a
-resumed run sees the same data), ``loss(model, batch)`` returning the loss tensor and a dict
-of numbers to log, and ``validate(model)`` returning a dict with at least ``"loss"`` (lower is
-better). The loop does the rest: seeding, device selection, AdamW with warm-up + cosine
-learning rate, gradient clipping, mixed precision on CUDA, validation, ``last.pt`` /
-``best.pt`` checkpoints with optimizer, scheduler and RNG state, resume, early stopping,
-``metrics.csv`` (and TensorBoard when installed), and a progress bar.
+A family supplies ``data`` (anything indexable: ``data[i]`` is batch ``i``, the same for the
+same ``i`` so a resumed run sees the same batches; it is read through a
+``torch.utils.data.DataLoader`` with ``workers`` processes, so batches are read from disk while
+the model trains), ``loss(model, batch)`` returning the loss tensor and numbers to log, and
+``validate(model)`` returning a dict with at least ``"loss"`` (lower is better). The loop does
+the rest: seeding, the optimiser of the config (AdamW by default) with warm-up + cosine learning
+rate, gradient accumulation, gradient clipping, mixed precision on CUDA, validation,
+``last.pt`` / ``best.pt`` checkpoints (songscope's container, with the optimiser, scheduler and
+RNG state), resume, early stopping, ``metrics.csv`` (and TensorBoard when installed), and a
+progress bar.
 """
 
 from __future__ import annotations
@@ -24,45 +27,11 @@ import numpy as np
 import torch
 
 from ..atomic import atomic_path
-from ..errors import InputError
+from ..errors import ConfigError, InputError
+from ..models.container import Checkpoint, save_checkpoint
+from .config import TrainConfig
 
-__all__ = ["TrainConfig", "TrainResult", "train_loop", "seed_everything"]
-
-
-@dataclass
-class TrainConfig:
-    """Optimisation settings shared by every family.
-
-    Attributes:
-        steps: optimisation steps in total.
-        lr: peak learning rate; warmup: linear warm-up steps; then cosine decay to lr / 100.
-        weight_decay: AdamW weight decay. grad_clip: max gradient norm (None: off).
-        val_every: steps between validations (and checkpoints). log_every: steps between log rows.
-        patience: validations without improvement before stopping (None: never stop early).
-        seed: seeds Python, NumPy and torch. device: cpu/cuda/mps (None: best available).
-        amp: mixed precision (CUDA only). out_dir: run folder. resume: continue from last.pt.
-    """
-
-    steps: int = 1000
-    lr: float = 1e-3
-    warmup: int = 50
-    weight_decay: float = 0.01
-    grad_clip: float | None = 1.0
-    val_every: int = 100
-    log_every: int = 10
-    patience: int | None = None
-    seed: int = 0
-    device: str | None = None
-    amp: bool = False
-    out_dir: str = "runs/train"
-    resume: bool = True
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "TrainConfig":
-        unknown = set(data) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise InputError(f"unknown training settings: {', '.join(sorted(unknown))}")
-        return cls(**data)
+__all__ = ["TrainConfig", "TrainResult", "best_state", "seed_everything", "train_loop"]
 
 
 @dataclass
@@ -91,6 +60,13 @@ def _schedule(config: TrainConfig) -> Callable[[int], float]:
         progress = (step - config.warmup) / max(1, config.steps - config.warmup)
         return 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
     return factor
+
+
+def _optimizer(params: list[torch.nn.Parameter], config: TrainConfig) -> torch.optim.Optimizer:
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    kind = torch.optim.AdamW if config.optimizer == "adamw" else torch.optim.Adam
+    return kind(params, lr=config.lr, betas=tuple(config.betas), weight_decay=config.weight_decay)
 
 
 class _Logger:
@@ -128,30 +104,57 @@ class _Logger:
             self.writer.close()
 
 
-def _save(path: Path, payload: dict[str, Any]) -> None:
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+class _Indexed(torch.utils.data.Dataset):
+    """``data[i]`` as a map-style dataset (the DataLoader's sampler gives the indices)."""
+
+    def __init__(self, data: Any):
+        self.data = data
+
+    def __getitem__(self, index: int) -> Any:
+        return self.data[index]
 
 
-def train_loop(model: torch.nn.Module, batch: Callable[[int], Any],
+def _batches(data: Any, first: int, last: int, workers: int, seed: int) -> Any:
+    """Batches ``first .. last - 1`` of ``data`` in order, read by ``workers`` processes (seeded by
+    their own generator: the global torch RNG, which training draws from, is left alone)."""
+    return iter(torch.utils.data.DataLoader(_Indexed(data), batch_size=None, sampler=range(first, last),
+                                            num_workers=workers, prefetch_factor=2 if workers else None,
+                                            generator=torch.Generator().manual_seed(seed)))
+
+
+def best_state(result: TrainResult) -> dict[str, torch.Tensor]:
+    """The weights of a run's best checkpoint (what a family exports after training)."""
+    from ..models.converters import read_checkpoint
+
+    return read_checkpoint(result.best_checkpoint).state_dict
+
+
+def train_loop(model: torch.nn.Module, data: Any,
                loss: Callable[[torch.nn.Module, Any], tuple[torch.Tensor, dict[str, float]]],
                validate: Callable[[torch.nn.Module], dict[str, float]], config: TrainConfig,
-               extra_state: Callable[[], dict[str, Any]] | None = None, progress: bool = True,
+               family: str, model_config: dict[str, Any], metadata: dict[str, Any] | None = None,
+               progress: bool = True,
                snapshot: Callable[[torch.nn.Module, int, Path, Any], None] | None = None) -> TrainResult:
     """Train ``model`` (already on its device); see the module docstring.
 
     Args:
-        model: the network; ``model.train()`` / ``model.eval()`` are set here.
-        batch: step -> batch (moved to the device by ``loss``).
+        model: the family's module; ``model.train()`` / ``model.eval()`` are set here.
+        data: ``data[i]`` -> batch ``i`` (moved to the device by ``loss``); step ``s`` reads batches
+            ``s * accumulate`` .. ``(s + 1) * accumulate - 1``.
         loss: (model, batch) -> (scalar loss, numbers to log).
         validate: model -> {"loss": ..., other metrics}; run every ``val_every`` steps and at the end.
         config: optimisation settings.
-        extra_state: returns what a checkpoint must carry besides weights (config, labels, ...).
+        family, model_config, metadata: what the checkpoints record besides weights (the family
+            that reads them, its architecture settings, the run's settings).
         snapshot: called after each validation as ``snapshot(model, step, folder, tensorboard
             writer or None)`` to save media (audio, figures) under ``folder``.
 
     Returns:
         :class:`TrainResult`.
+
+    Raises:
+        ConfigError: ``last.pt`` holds another model (use a new run folder or restart).
+        InputError: the loss diverged.
     """
     from tqdm import tqdm
 
@@ -161,41 +164,55 @@ def train_loop(model: torch.nn.Module, batch: Callable[[int], Any],
     seed_everything(config.seed)
     device = next(model.parameters()).device
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    optimizer = _optimizer(params, config)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(config))
     use_amp = config.amp and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     start, best_loss, best_step, bad_validations = 0, math.inf, -1, 0
     last_path, best_path = out / "last.pt", out / "best.pt"
     if config.resume and last_path.exists():
-        state = torch.load(last_path, map_location=device, weights_only=False)
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        start, best_loss, best_step = state["step"], state["best_loss"], state["best_step"]
-        bad_validations = state["bad_validations"]
-        torch.set_rng_state(state["torch_rng"])
+        from ..models.converters import read_checkpoint
+
+        state = read_checkpoint(last_path)
+        if state.training is None:
+            raise ConfigError(f"{last_path}: no training state to resume from; use --restart")
+        try:
+            model.load_state_dict(state.state_dict)
+            optimizer.load_state_dict(state.training["optimizer"])
+        except (RuntimeError, ValueError, KeyError) as exc:
+            raise ConfigError(f"{last_path} holds another model or optimiser ({str(exc).splitlines()[0]}); "
+                              "use another out_dir or --restart") from None
+        scheduler.load_state_dict(state.training["scheduler"])
+        start, best_loss, best_step = state.training["step"], state.training["best_loss"], state.training["best_step"]
+        bad_validations = state.training["bad_validations"]
+        torch.set_rng_state(state.training["torch_rng"])
     logger = _Logger(out, start)
     stopped = False
 
-    def checkpoint(step: int) -> dict[str, Any]:
-        return {"model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict(), "step": step, "best_loss": best_loss,
-                "best_step": best_step, "bad_validations": bad_validations,
-                "torch_rng": torch.get_rng_state(), **(extra_state() if extra_state else {})}
+    def checkpoint(step: int) -> Checkpoint:
+        training = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "step": step,
+                    "best_loss": best_loss, "best_step": best_step, "bad_validations": bad_validations,
+                    "torch_rng": torch.get_rng_state()}
+        return Checkpoint(family, model_config, model.state_dict(), metadata=dict(metadata or {}), training=training)
 
     bar = tqdm(total=config.steps, initial=start, desc="training", unit="step", file=sys.stderr,
                disable=not progress)
+    batches = _batches(data, start * config.accumulate, config.steps * config.accumulate, config.workers, config.seed)
     done = start
     try:
         for step in range(start, config.steps):
             model.train()
-            with torch.autocast(device_type=device.type, enabled=use_amp):
-                value, numbers = loss(model, batch(step))
-            if not torch.isfinite(value):
-                raise InputError(f"training diverged at step {step} (loss {value.item()}); lower the learning rate")
             optimizer.zero_grad(set_to_none=True)
-            scaler.scale(value).backward()
+            values, numbers = [], {}
+            for _ in range(config.accumulate):
+                with torch.autocast(device_type=device.type, enabled=use_amp):
+                    value, parts = loss(model, next(batches))
+                if not torch.isfinite(value):
+                    raise InputError(f"training diverged at step {step} (loss {value.item()}); lower the learning rate")
+                scaler.scale(value / config.accumulate).backward()
+                values.append(value.item())
+                for name, number in parts.items():
+                    numbers[name] = numbers.get(name, 0.0) + number / config.accumulate
             if config.grad_clip:
                 scaler.unscale_(optimizer)
                 torch.nn.utils.clip_grad_norm_(params, config.grad_clip)
@@ -205,7 +222,7 @@ def train_loop(model: torch.nn.Module, batch: Callable[[int], Any],
             bar.update(1)
             done = step + 1
             if done % config.log_every == 0:
-                logger.log(done, {"train/loss": value.item(), "train/lr": scheduler.get_last_lr()[0],
+                logger.log(done, {"train/loss": float(np.mean(values)), "train/lr": scheduler.get_last_lr()[0],
                                   **{f"train/{k}": v for k, v in numbers.items()}})
             if done % config.val_every == 0 or done == config.steps:
                 model.eval()
@@ -218,10 +235,10 @@ def train_loop(model: torch.nn.Module, batch: Callable[[int], Any],
                 bar.set_postfix(val_loss=f"{metrics['loss']:.4f}")
                 if metrics["loss"] < best_loss:
                     best_loss, best_step, bad_validations = metrics["loss"], done, 0
-                    _save(best_path, checkpoint(done))
+                    save_checkpoint(checkpoint(done), best_path)
                 else:
                     bad_validations += 1
-                _save(last_path, checkpoint(done))
+                save_checkpoint(checkpoint(done), last_path)
                 if config.patience is not None and bad_validations >= config.patience:
                     stopped = True
                     break

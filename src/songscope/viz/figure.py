@@ -11,7 +11,7 @@ import numpy as np
 
 from ..atomic import atomic_path
 from ..result import AnalysisResult
-from ..structure.labels import HARMONIX_LABELS
+from ..conventions import HARMONIX_LABELS
 
 __all__ = ["LABEL_COLORS", "plot_result", "save_figure", "visualize"]
 
@@ -37,9 +37,6 @@ def plot_result(result: AnalysisResult, mono: np.ndarray | None = None, sample_r
     (if the result carries them), with beats (thin grey) and downbeats (thick black).
     Bottom panel: the sections as coloured, labelled spans.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
     duration = float(result.duration or (result.segments[-1].end if result.segments else 1.0))
@@ -91,8 +88,8 @@ def visualize(results: AnalysisResult | Sequence[AnalysisResult], out_dir: str |
     Returns:
         a figure, or a list of figures for a list of results.
     """
-    from ..audio.decode import load_mono
     from ..audio.features import ANALYSIS_SR
+    from ..audio.signal import load_mono
     from ..errors import SongscopeError
 
     items = [results] if isinstance(results, AnalysisResult) else list(results)

@@ -9,11 +9,11 @@ from typing import Sequence
 
 import numpy as np
 
-from ..audio.decode import load
+from ..audio.signal import load
 from ..audio.save import save_audio
 from ..result import AnalysisResult
 
-__all__ = ["click", "render_sonification", "save_sonification", "sonify"]
+__all__ = ["click", "render_sonification", "sonify"]
 
 
 def click(sample_rate: int, freq: float, seconds: float = 0.06, decay: float = 0.012) -> np.ndarray:
@@ -47,12 +47,6 @@ def render_sonification(result: AnalysisResult, audio: np.ndarray, sample_rate: 
     _add(out, _boundary_tone(sample_rate), [s.start for s in result.segments[1:]], sample_rate, 0.5)
     peak = float(np.max(np.abs(out))) if out.size else 0.0
     return out / peak * 0.99 if peak > 0.99 else out
-
-
-def save_sonification(result: AnalysisResult, path: str | Path) -> Path:
-    """Decode ``result.path``, render its sonification and write it to ``path`` (atomically)."""
-    audio, sr = load(result.path)
-    return save_audio(path, render_sonification(result, audio, sr), sr)
 
 
 def sonify(results: AnalysisResult | Sequence[AnalysisResult], out_dir: str | os.PathLike | None = None):

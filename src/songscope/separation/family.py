@@ -1,0 +1,29 @@
+"""Separation families: ``classic`` (no weights), ``bsrnn`` (Band-Split RNN) and ``unet``
+(spectrogram U-Nets), the neural ones trainable; any of them combine with ``-m a,b``."""
+
+from __future__ import annotations
+
+from ..models.family import Family
+from .config import SeparationTrainConfig
+from .engine import classic_separator, combine_separators, neural_separator
+
+__all__ = ["FAMILIES"]
+
+
+def _train(config: SeparationTrainConfig, progress: bool):
+    from .training import train_separation_model
+
+    return train_separation_model(config, progress)
+
+
+def _neural(name: str, description: str) -> Family:
+    return Family(name, "separation", description, neural_separator, needs=("torch",),
+                  config=SeparationTrainConfig, train=_train, ensemble=combine_separators)
+
+
+FAMILIES: tuple[Family, ...] = (
+    Family("classic", "separation", "HPSS + REPET-SIM + low-pass bass, soft masks (no weights)", classic_separator,
+           builtin_names=("classic",), ensemble=combine_separators),
+    _neural("bsrnn", "Band-Split RNN (Luo & Yu 2022): band split, BLSTMs over time and bands, complex masks"),
+    _neural("unet", "spectrogram U-Nets (simple, LSTM or VAE bottleneck) with sigmoid masks"),
+)
