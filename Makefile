@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 BASE := $(VENV)/.installed-base
 FULL := $(VENV)/.installed-test
 
-.PHONY: demo test test-slow bench clean
+.PHONY: demo test bench clean
 
 $(BASE): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,15 +18,12 @@ $(FULL): $(BASE)
 	touch $(FULL)
 
 demo: $(BASE)
-	$(BIN)/songscope analyze examples/demo_song.ogg -o struct -v --viz-dir viz -s --sonif-dir sonif --jams --audacity
-	@echo "results: struct/demo_song.json, figure: viz/demo_song.pdf, click track: sonif/demo_song.sonif.wav"
+	$(BIN)/songscope analyze examples/demo_song.ogg -o demo -v --viz-dir demo -s --sonif-dir demo --jams --audacity
+	@echo "results: demo/demo_song.json, figure: demo/demo_song.pdf, click track: demo/demo_song.sonif.wav"
 
 test: $(FULL)
 	bash scripts/system-deps.sh
 	$(BIN)/python -m pytest -q
-
-test-slow: $(FULL)
-	$(BIN)/python -m pytest -q -m slow
 
 bench: $(FULL)
 	$(BIN)/python benchmarks/beats_vs_librosa.py
@@ -39,5 +36,5 @@ bench: $(FULL)
 	$(BIN)/python benchmarks/separation_eval.py
 	$(BIN)/python benchmarks/separation_speed.py
 
-clean:
-	rm -rf struct viz sonif spec
+clean:  # generated files only: the demo's outputs and the benchmarks' rendered audio
+	rm -rf demo .bench-cache
