@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+import soundfile as sf
 
 pytest.importorskip("mir_eval")
 
@@ -214,3 +215,46 @@ def test_cover_evaluation_from_embeddings_and_distances(cli, tmp_path):
     np.savez(tmp_path / "empty.npz", names=names)
     res = cli("evaluate", "covers", manifest, tmp_path / "empty.npz")
     assert res.code == 2 and "needs 'names' and 'distances' or 'embeddings'" in res.err
+
+
+def test_evaluate_with_a_model_runs_it_and_scores_what_analyze_gives(cli, tmp_path, song44):
+    """`evaluate TASK REFS AUDIO -m MODEL` equals analyze + evaluate, through the model registry."""
+    song, stems = song44
+    audio = tmp_path / "audio"
+    audio.mkdir()
+    sf.write(audio / "song.wav", stems["mixture"], 22050, subtype="PCM_16")
+    times, positions = song.beats()
+    (tmp_path / "song.beats").write_text("".join(f"{t:.4f} {p}\n" for t, p in zip(times, positions)))
+    direct = cli("evaluate", "beats", tmp_path / "song.beats", audio, "-m", "classic", "--json")
+    assert direct.code == 0, direct.err
+    cli("analyze", audio / "song.wav", "-o", tmp_path / "est", "-q")
+    two_steps = cli("evaluate", "beats", tmp_path / "song.beats", tmp_path / "est", "--json")
+    assert json.loads(direct.out)["mean"] == json.loads(two_steps.out)["mean"]
+    assert json.loads(direct.out)["mean"]["F"] > 0.95
+    (tmp_path / "keys.csv").write_text(f"path,key\nsong.wav,{song.key}\n")
+    keyed = cli("evaluate", "key", tmp_path / "keys.csv", audio, "-m", "classic", "--json")
+    assert keyed.code == 0 and json.loads(keyed.out)["mean"]["exact"] == 1.0
+    wrong = cli("evaluate", "key", tmp_path / "keys.csv", audio, "-m", "harmonix-fold0")
+    assert wrong.code == 2 and "a structure model" in wrong.err
+
+
+def test_evaluate_separation_with_a_model_separates_the_mixture(cli, tmp_path):
+    """-m separates each reference track's mixture in memory; the scores equal separate + evaluate."""
+    pytest.importorskip("museval")
+    t = np.arange(44100 * 4) / 44100
+    rng = np.random.default_rng(2)
+    refs = {"bass": 0.3 * np.sin(2 * np.pi * 55 * t), "drums": 0.2 * rng.standard_normal(len(t)) * (t % 0.5 < 0.05),
+            "other": 0.1 * np.sin(2 * np.pi * 660 * t), "vocals": 0.1 * np.sin(2 * np.pi * 440 * t * (1 + 0.01 * t))}
+    refs = {k: np.stack([v, v], axis=1).astype(np.float32) for k, v in refs.items()}
+    folder = tmp_path / "ref" / "song"
+    _write_stems(folder, refs)
+    sf.write(folder / "mixture.wav", sum(refs.values()), 44100, subtype="FLOAT")
+    direct = cli("evaluate", "separation", tmp_path / "ref", tmp_path / "ref", "-m", "classic", "--json")
+    assert direct.code == 0, direct.err
+    separated = cli("separate", folder / "mixture.wav", "-o", tmp_path / "est", "--format", "wav32", "-q")
+    assert separated.code == 0, separated.err
+    (tmp_path / "est" / "mixture").rename(tmp_path / "est" / "song")
+    two_steps = cli("evaluate", "separation", tmp_path / "ref", tmp_path / "est", "--json")
+    a, b = json.loads(direct.out)["mean"], json.loads(two_steps.out)["mean"]
+    assert len(a) == 8 and all(v is not None for v in a.values())
+    assert a.keys() == b.keys() and all(a[k] == pytest.approx(b[k], abs=0.01) for k in a)

@@ -238,3 +238,9 @@ def test_train_command_errors(cli, tmp_path, key_songs):
     labelled.write_text(f'data = "{key_songs / "val"}"\nlabels = "labels.csv"\nmode = "supervised"\n')
     result = cli("train", "key", "--config", str(labelled), "-q")
     assert result.code == 2 and "needs 'path' and 'key' columns" in result.err
+    typo = tmp_path / "t.toml"
+    typo.write_text(f'data = "{key_songs / "val"}"\nchannels = [2, 3]\nkernels = [7]\n')
+    result = cli("train", "key", "--config", str(typo), "-q")
+    assert result.code == 2 and result.err.count("\n") == 1 and "one positive entry per stage" in result.err
+    unknown = cli("train", "nothing", "--config", str(typo))
+    assert unknown.code == 2 and "nothing to train called 'nothing'" in unknown.err

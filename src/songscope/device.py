@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from .errors import InputError
+from .conventions import DEVICES
+from .errors import ConfigError, InputError
 
 __all__ = ["select_device"]
 
@@ -17,8 +18,8 @@ def select_device(device: str | None = None) -> str:
             raise InputError("device 'cuda' requested but torch sees no CUDA GPU")
         if kind == "mps" and not torch.backends.mps.is_available():
             raise InputError("device 'mps' requested but it is not available")
-        if kind not in ("cpu", "cuda", "mps"):
-            raise InputError(f"unknown device {device!r}; use cpu, cuda or mps")
+        if kind not in DEVICES:
+            raise ConfigError(f"unknown device {device!r}; use {', '.join(DEVICES)}")
         return device
     if torch.cuda.is_available():
         return "cuda"
