@@ -50,7 +50,7 @@ def _add_analyze(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--demix-dir", type=Path, default=Path("./demix"), help="stem folder for --demix (default ./demix)")
     p.add_argument("--spec-dir", type=Path, default=Path("./spec"), help="feature folder for -k (default ./spec)")
     p.add_argument("--overwrite", action="store_true", help="recompute existing results (the default; allin1 flag)")
-    p.add_argument("--skip-existing", action="store_true", help="reuse <name>.json already in the output folder")
+    p.add_argument("--skip-existing", action="store_true", help="reuse a track whose every requested output exists (else compute it again)")
     p.add_argument("--no-multiprocess", action="store_true", help="analyze files one after another")
     p.add_argument("-j", "--jobs", type=int, default=None, help="worker processes (default: CPU cores)")
     p.add_argument("--meters", type=_meters, default=None, help="beats per bar to consider, e.g. 2,3,4 (default: 3,4)")
