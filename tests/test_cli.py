@@ -12,7 +12,7 @@ import soundfile as sf
 
 import songscope
 from songscope import AnalysisResult, load_result
-from songscope.pipeline import BatchError
+from songscope.errors import BatchError
 from songscope.errors import AudioError, InputError
 
 from .conftest import SR, run_console, write_tone
@@ -191,3 +191,49 @@ def test_json_is_valid_utf8_for_non_ascii_paths(cli, tmp_path, song_file):
     assert res.code == 0, res.err
     data = json.loads((tmp_path / "out" / "Hoppípolla.json").read_text(encoding="utf-8"))
     assert data["path"].endswith("Hoppípolla.wav")
+
+
+def test_skip_existing_completes_what_an_interrupted_run_left_out(cli, tmp_path, short_song_file):
+    out = tmp_path / "out"
+    res = cli("analyze", short_song_file, "-o", out, "--jams", "-q")
+    assert res.code == 0 and not (out / "song.jams").with_suffix(".labels.txt").exists()
+    (out / "song.jams").unlink()  # as a run interrupted between the JSON and the JAMS leaves it
+    res = cli("analyze", short_song_file, "-o", out, "--jams", "--skip-existing", "-q")
+    assert res.code == 0 and (out / "song.jams").is_file()
+    assert "song.jams missing; analysing it again" in res.err
+    first = (out / "song.jams").stat().st_mtime_ns
+    res = cli("analyze", short_song_file, "-o", out, "--jams", "--skip-existing", "-q")
+    assert res.code == 0 and res.err == "" and (out / "song.jams").stat().st_mtime_ns == first
+
+
+def test_every_command_refuses_a_too_short_clip_the_same_way(cli, tmp_path):
+    clip = write_tone(tmp_path / "half.wav", seconds=0.5)
+    for args in (["analyze", clip, "-o", tmp_path / "a"], ["key", clip], ["separate", clip, "-o", tmp_path / "s"]):
+        line = _one_line_error(cli(*args))
+        assert line.startswith(f"songscope: error: {clip}: too short (0.50 s);") and "at least 1.0 s" in line, line
+    assert not (tmp_path / "s").exists() and not (tmp_path / "a").exists()
+
+
+def test_decoder_chatter_never_reaches_the_user(tmp_path):
+    """mpg123 prints 'Note: Illegal Audio-MPEG-Header ...' on the process's stderr for a text file
+    named .mp3; only songscope's one line may appear (a real process: the C library writes to fd 2)."""
+    junk = tmp_path / "notes.mp3"
+    junk.write_text("these are not the samples you are looking for\n" * 50)
+    run = run_console("analyze", junk, cwd=tmp_path)  # every command decodes through the same function
+    assert run.returncode == 3 and run.stderr.splitlines() == [
+        f"songscope: error: {junk}: not an audio file (neither libsndfile nor ffmpeg can decode it)"], run.stderr
+
+
+def test_key_command_writes_into_a_folder_or_a_file_and_runs_in_parallel(cli, tmp_path, short_song_file):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(3):
+        shutil.copy(short_song_file, folder / f"s{i}.wav")
+    serial = cli("key", folder, "--format", "csv", "-o", tmp_path / "keys", "-q")
+    assert serial.code == 0 and serial.out == ""
+    parallel = cli("key", folder, "--format", "csv", "--output-file", tmp_path / "k.csv", "-j", "2", "-q")
+    assert parallel.code == 0
+    assert (tmp_path / "keys" / "keys.csv").read_text() == (tmp_path / "k.csv").read_text()
+    assert len((tmp_path / "k.csv").read_text().splitlines()) == 4
+    both = cli("key", folder, "-o", tmp_path / "x", "--output-file", tmp_path / "y.csv")
+    assert "not both" in _one_line_error(both)

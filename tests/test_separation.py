@@ -3,6 +3,8 @@ the classic engine, checkpoints (songscope and public Lightning BSRNN layout), t
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -456,3 +458,28 @@ def test_per_stem_models_combine_into_one_engine(tmp_path):
         expected_vocals = vocal_model(torch.from_numpy(x)[None])[0, 0].numpy()
         expected_bass = bass_model(torch.from_numpy(x)[None])[0, 0].numpy()
     assert np.allclose(out[1], expected_vocals, atol=1e-6) and np.allclose(out[0], expected_bass, atol=1e-6)
+
+
+def test_musdb_style_folders_are_one_track_each(cli, tmp_path):
+    """A folder with mixture + stems is one track named after the folder: `separate` separates the
+    mixture only, `evaluate separation` pairs it with the reference by that name, `analyze` too."""
+    pytest.importorskip("museval")
+    t = np.arange(3 * SR) / SR
+    root = tmp_path / "corpus" / "test"
+    for name, f in (("first", 110.0), ("second", 220.0)):
+        stems = {"bass": 0.3 * np.sin(2 * np.pi * f / 2 * t), "drums": 0.1 * np.sign(np.sin(2 * np.pi * 2 * t)),
+                 "other": 0.1 * np.sin(2 * np.pi * f * 3 * t), "vocals": 0.1 * np.sin(2 * np.pi * f * 4 * t)}
+        folder = root / name
+        folder.mkdir(parents=True)
+        for stem, wave in {**stems, "mixture": sum(stems.values())}.items():
+            sf.write(folder / f"{stem}.wav", np.stack([wave, wave], axis=1), SR, subtype="FLOAT")
+    res = cli("separate", tmp_path / "corpus", "-o", tmp_path / "separated", "-q")
+    assert res.code == 0, res.err
+    assert sorted(p.name for p in (tmp_path / "separated").iterdir()) == ["first", "second"]
+    assert sorted(p.name for p in (tmp_path / "separated" / "first").iterdir()) == [
+        "bass.wav", "drums.wav", "other.wav", "vocals.wav"]
+    scored = cli("evaluate", "separation", root, tmp_path / "separated", "--json")
+    assert scored.code == 0 and json.loads(scored.out)["tracks"] == 2, scored.err
+    analyzed = cli("analyze", tmp_path / "corpus", "-o", tmp_path / "struct", "-q", "--no-multiprocess")
+    assert analyzed.code == 0 and sorted(p.name for p in (tmp_path / "struct").iterdir()) == [
+        "first.json", "second.json"]

@@ -151,7 +151,7 @@ def test_windows_follow_stone():
 
 def test_key_command_with_stone(cli, tmp_path):
     out = tmp_path / "keys.csv"
-    res = cli("key", need(KEY_DIR / "Cmajor.mp3"), "-m", "stone24", "--format", "csv", "-o", out)
+    res = cli("key", need(KEY_DIR / "Cmajor.mp3"), "-m", "stone24", "--format", "csv", "--output-file", out)
     assert res.code == 0, res.err
     lines = out.read_text().splitlines()
     assert lines[0] == "path,key,key_signature,mode,confidence,model"

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from .errors import InputError, SongscopeError
+from .errors import InputError, Interrupted, SongscopeError
 from .version import __version__
 
 __all__ = ["main"]
@@ -76,8 +76,7 @@ def _run_analyze(args: argparse.Namespace) -> int:
     from .pipeline import AnalyzeOptions, load_engines, run_analysis
     from .writers import OutputPlan
 
-    if args.jobs is not None and args.jobs < 1:
-        raise InputError("--jobs must be at least 1")
+    _check_jobs(args.jobs)
     plan = OutputPlan(out_dir=args.out_dir, activations=args.activ, embeddings=args.embed, jams=args.jams,
                       audacity=args.audacity, viz_dir=args.viz_dir if args.visualize else None,
                       viz_format=args.viz_format, sonif_dir=args.sonif_dir if args.sonify else None,
@@ -114,36 +113,47 @@ def _add_key(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overlap", type=float, default=0.0, help="window overlap in [0, 1) for neural models")
     p.add_argument("--per-window", action="store_true", help="also report the label of every window")
     p.add_argument("--format", choices=("json", "csv"), default="json", help="output format (default json)")
-    p.add_argument("-o", "--output", type=Path, default=None, help="write to this file instead of stdout")
+    p.add_argument("-o", "--out-dir", type=Path, default=None,
+                   help="write keys.json (or keys.csv) in this folder instead of printing the table")
+    p.add_argument("--output-file", type=Path, default=None, help="write the table to this file instead")
+    p.add_argument("-j", "--jobs", type=int, default=1, help="files analysed in parallel (default 1)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no warnings")
     p.set_defaults(run=_run_key)
+
+
+def _key_row(path: Path, model: str, device: str | None, overlap: float, per_window: bool) -> dict:
+    """One ``songscope key`` row; runs in a worker process."""
+    from .key.api import estimate_key
+
+    estimate = estimate_key(path, model=model, device=device, overlap=overlap)
+    return {"path": str(path), **estimate.to_dict(per_window=per_window)}
 
 
 def _run_key(args: argparse.Namespace) -> int:
     import csv
+    import functools
     import io
     import json
 
     from .atomic import write_text
-    from .key.api import estimate_key, key_engine
+    from .key.api import key_engine
     from .key.classic import WEAK_CLARITY
     from .library.inputs import expand_inputs
     from .library.runner import run_batch
 
+    if args.out_dir is not None and args.output_file is not None:
+        raise InputError("give -o/--out-dir or --output-file, not both")
+    _check_jobs(args.jobs)
     key_engine(args.model, args.device, args.overlap)
     files = expand_inputs(args.paths)
-    weak: list[str] = []
-
-    def one(path: Path) -> dict:
-        estimate = estimate_key(path, model=args.model, device=args.device, overlap=args.overlap)
-        if estimate.clarity is not None and estimate.clarity < WEAK_CLARITY:
-            weak.append(f"songscope: warning: {path}: little tonal evidence (key clarity {estimate.clarity:.2f}); "
-                        "the key is unreliable")
-        return {"path": str(path), **estimate.to_dict(per_window=args.per_window)}
-
-    rows, failures = run_batch(one, files, jobs=1, progress=len(files) > 1 and _bars_wanted(args), desc="key")
+    one = functools.partial(_key_row, model=args.model, device=args.device, overlap=args.overlap,
+                            per_window=args.per_window)
+    rows, failures = run_batch(one, files, jobs=args.jobs, progress=len(files) > 1 and _bars_wanted(args), desc="key")
     rows = [r for r in rows if r is not None]
-    for line in weak:
-        print(line, file=sys.stderr)
+    for row in rows if not args.quiet else ():
+        if row.get("clarity") is not None and row["clarity"] < WEAK_CLARITY:
+            print(f"songscope: warning: {row['path']}: little tonal evidence (key clarity {row['clarity']:.2f}); "
+                  "the key is unreliable", file=sys.stderr)
     if args.format == "json":
         text = json.dumps(rows if len(files) > 1 else (rows[0] if rows else []), indent=2, ensure_ascii=False) + "\n"
     else:
@@ -153,11 +163,11 @@ def _run_key(args: argparse.Namespace) -> int:
         writer.writeheader()
         writer.writerows(rows)
         text = buffer.getvalue()
-    if rows:
-        if args.output:
-            write_text(args.output, text)
-        else:
-            sys.stdout.write(text)
+    target = args.output_file or (args.out_dir / f"keys.{args.format}" if args.out_dir is not None else None)
+    if rows and target is not None:
+        write_text(target, text)
+    elif rows:
+        sys.stdout.write(text)
     return _report_failures(failures, len(files))
 
 
@@ -188,6 +198,7 @@ def _run_separate(args: argparse.Namespace) -> int:
     from .library.inputs import expand_inputs
     from .separation.api import SeparateOptions, separate
 
+    _check_jobs(args.jobs)
     if args.two_stems and (args.stems or args.residual):
         raise InputError("--two-stems cannot be combined with --stems or --residual")
     options = SeparateOptions(stems=tuple(args.stems.split(",")) if args.stems else None, two_stems=args.two_stems,
@@ -196,7 +207,7 @@ def _run_separate(args: argparse.Namespace) -> int:
     files = expand_inputs(args.paths)
     try:
         done = separate(files, args.out_dir, model=args.model, device=args.device,
-                        options=options, jobs=max(1, args.jobs), progress=_bars_wanted(args))
+                        options=options, jobs=args.jobs, progress=_bars_wanted(args))
         failures = []
     except BatchError as exc:
         done, failures = exc.results, exc.failures
@@ -357,6 +368,11 @@ def _run_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_jobs(jobs: int | None) -> None:
+    if jobs is not None and jobs < 1:
+        raise InputError("--jobs must be at least 1")
+
+
 def _bars_wanted(args: argparse.Namespace) -> bool:
     """Progress bars only for a person at a terminal: never with -q, never into a log file or pipe."""
     return not getattr(args, "quiet", False) and sys.stderr.isatty()
@@ -394,18 +410,22 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
+    from .library.runner import signals_as_exceptions
+
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        return int(args.run(args))
+        with signals_as_exceptions():
+            return int(args.run(args))
+    except (Interrupted, KeyboardInterrupt) as exc:
+        stopped = exc if isinstance(exc, Interrupted) else Interrupted()
+        print(f"songscope: {stopped}", file=sys.stderr)
+        return stopped.exit_code
     except SongscopeError as exc:
         if os.environ.get("SONGSCOPE_DEBUG"):
             raise
         print(f"songscope: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("songscope: interrupted", file=sys.stderr)
-        return 130
     except Exception as exc:  # never a traceback for users; SONGSCOPE_DEBUG=1 shows it
         if os.environ.get("SONGSCOPE_DEBUG"):
             raise

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["AnnotationError", "AudioError", "BatchError", "CheckpointError", "ConfigError", "Failure",
-           "InputError", "OutputError", "SongscopeError"]
+           "InputError", "Interrupted", "OutputError", "SongscopeError"]
 
 
 class SongscopeError(Exception):
@@ -50,6 +50,14 @@ class AnnotationError(InputError):
     """A reference annotation file is missing, empty or malformed."""
 
     exit_code = 5
+
+
+class Interrupted(SongscopeError):
+    """The run was stopped by a signal: Ctrl-C / SIGINT (exit status 130) or SIGTERM (143)."""
+
+    def __init__(self, signal_name: str = "SIGINT", exit_code: int = 130):
+        self.exit_code = exit_code
+        super().__init__(f"interrupted by {signal_name}; finished outputs are kept, nothing is half-written")
 
 
 @dataclass

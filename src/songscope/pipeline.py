@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,8 +149,12 @@ def _process(item: tuple[Path, str], options: AnalyzeOptions) -> AnalysisResult:
     """Analyze one file and write every requested output (runs in a worker process)."""
     path, name = item
     plan = options.plan
-    if options.skip_existing and plan.out_dir is not None and plan.done(name):
-        return load_result(plan.out_dir / f"{name}.json")
+    if options.skip_existing and plan.out_dir is not None:
+        if plan.done(name):
+            return load_result(plan.out_dir / f"{name}.json")
+        missing = [p.name for p in plan.expected(name) if not p.exists()]
+        if len(missing) < len(plan.expected(name)):
+            print(f"songscope: note: {path}: {', '.join(missing)} missing; analysing it again", file=sys.stderr)
     engines = load_engines(options)
     audio = decode(path, engines.views() | plan.views())
     result, structure = analyze_audio(audio, engines, plan, name, plan.activations, plan.embeddings)

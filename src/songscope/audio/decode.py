@@ -6,9 +6,12 @@ records are trimmed, so an MP3 decodes aligned with the WAV it was made from.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -18,23 +21,30 @@ import soundfile as sf
 
 from ..errors import AudioError, InputError
 
-__all__ = ["AudioInfo", "MIN_DURATION", "info", "iter_blocks", "require_music"]
+__all__ = ["AudioInfo", "MIN_DURATION", "info", "iter_blocks", "require_duration", "require_music"]
 
 #: Shortest input analysis accepts, in seconds (a couple of beats at slow tempi).
 MIN_DURATION = 1.0
 
 
+def require_duration(duration: float, task: str, name: object = None) -> float:
+    """``duration`` (s), or AudioError when it is under :data:`MIN_DURATION`; ``task`` names the
+    job in the message ("analyze", "separation"), ``name`` (e.g. the path) prefixes it."""
+    if duration < MIN_DURATION:
+        where = f"{name}: " if name is not None else ""
+        raise AudioError(f"{where}too short ({duration:.2f} s); {task} needs at least {MIN_DURATION:.1f} s")
+    return duration
+
+
 def require_music(samples: np.ndarray, sample_rate: float, task: str, name: object = None) -> float:
     """Duration (s) of ``samples`` (..., N); AudioError if shorter than :data:`MIN_DURATION`
-    or digital silence. ``task`` names the job in the message ("analyze", "key estimation"),
-    ``name`` (e.g. the path) prefixes it."""
-    where = f"{name}: " if name is not None else ""
-    duration = samples.shape[-1] / sample_rate
-    if duration < MIN_DURATION:
-        raise AudioError(f"{where}too short ({duration:.2f} s); {task} needs at least {MIN_DURATION:.1f} s")
+    or digital silence (see :func:`require_duration`)."""
+    duration = require_duration(samples.shape[-1] / sample_rate, task, name)
     if not np.any(samples):
+        where = f"{name}: " if name is not None else ""
         raise AudioError(f"{where}digital silence, nothing for {task}")
     return duration
+
 
 _BLOCK_FRAMES = 1 << 18  # frames per decoded block when streaming
 
@@ -52,6 +62,25 @@ class AudioInfo:
     @property
     def duration(self) -> float:
         return self.frames / float(self.sample_rate)
+
+
+@contextlib.contextmanager
+def _quiet_decoder() -> Iterator[None]:
+    """Silence what the C decoders under libsndfile print on the process's stderr (mpg123's
+    "Note: Illegal Audio-MPEG-Header ..." lines): songscope reports a bad file in one line itself."""
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no usable file descriptor 2 (embedded interpreters)
+        yield
+        return
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _check_path(path: str | Path) -> Path:
@@ -108,7 +137,8 @@ def info(path: str | Path) -> AudioInfo:
     """Probe a file without decoding it. Raises :class:`AudioError` for non-audio files."""
     path = _check_path(path)
     try:
-        meta = sf.info(str(path))
+        with _quiet_decoder():
+            meta = sf.info(str(path))
     except (sf.LibsndfileError, RuntimeError, TypeError):
         return _ffprobe(path)
     if meta.frames <= 0 or meta.samplerate <= 0:
@@ -122,9 +152,12 @@ def info(path: str | Path) -> AudioInfo:
 def _sndfile_blocks(meta: AudioInfo) -> Iterator[np.ndarray]:
     read = 0
     try:
-        with sf.SoundFile(str(meta.path)) as handle:
+        with _quiet_decoder():
+            handle = sf.SoundFile(str(meta.path))
+        with handle:
             while True:
-                block = handle.read(_BLOCK_FRAMES, dtype="float32", always_2d=True)
+                with _quiet_decoder():
+                    block = handle.read(_BLOCK_FRAMES, dtype="float32", always_2d=True)
                 if len(block) == 0:
                     break
                 read += len(block)

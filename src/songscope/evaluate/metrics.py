@@ -16,7 +16,7 @@ from ..key.labels import key_name, key_signature, parse_key
 from ..conventions import HARMONIX_LABELS
 
 __all__ = ["beat_metrics", "tempo_metrics", "structure_metrics", "key_metrics", "cover_metrics", "si_sdr",
-           "separation_metrics"]
+           "framewise_sdr", "separation_metrics"]
 
 
 def _mir_eval():
@@ -158,7 +158,7 @@ def si_sdr(reference: np.ndarray, estimate: np.ndarray) -> float:
     """Scale-invariant SDR (dB) of an estimate (N,) or (N, channels) of ``reference``: the
     reference scaled to best fit the estimate, against what is left. ``inf`` when exact,
     NaN for a silent reference."""
-    s, e = np.asarray(reference, float).ravel(), np.asarray(estimate, float).ravel()
+    s, e = np.asarray(reference, np.float64).ravel(), np.asarray(estimate, np.float64).ravel()
     if s.shape != e.shape:
         raise InputError(f"reference and estimate lengths differ ({s.size} vs {e.size} samples)")
     energy = float(s @ s)
@@ -169,33 +169,62 @@ def si_sdr(reference: np.ndarray, estimate: np.ndarray) -> float:
     return float("inf") if residual == 0.0 else float(10 * np.log10(np.sum(target ** 2) / residual))
 
 
+def framewise_sdr(references: np.ndarray, estimates: np.ndarray, window: int, hop: int | None = None) -> np.ndarray:
+    """SDR of every frame, as BSSEval v4 defines it (museval's ``bss_eval_images`` with
+    time-invariant filters): ``10 log10(sum ref^2 / sum (est - ref)^2)`` over each frame of each
+    source. The distortion filters of BSSEval enter ISR, SIR and SAR only, never the images'
+    SDR, so none are computed; the numbers equal museval's (tested) in a small fraction of its
+    time and memory. As museval: frames of ``window`` samples every ``hop`` (the remainder
+    dropped; one frame when the track is shorter than a window), a frame in which any reference
+    or estimated source is silent is NaN for every source, an exact frame is ``inf``.
+
+    Args:
+        references, estimates: (sources, N, channels) samples.
+        window, hop: frame length and step (samples); hop defaults to the window.
+
+    Returns:
+        (sources, frames) SDR in dB.
+    """
+    ref, est = np.asarray(references), np.asarray(estimates)
+    hop = hop or window
+    n = ref.shape[1]
+    frames = int((n - window + hop) // hop) if window < n else 1
+    out = np.empty((ref.shape[0], frames))
+    for t in range(frames):
+        span = slice(t * hop, min(t * hop + window, n)) if window < n else slice(0, n)
+        r, e = ref[:, span].astype(np.float64), est[:, span].astype(np.float64)
+        if np.any(np.all(r.sum(axis=2) == 0, axis=1)) or np.any(np.all(e.sum(axis=2) == 0, axis=1)):
+            out[:, t] = np.nan
+            continue
+        signal, error = np.sum(r ** 2, axis=(1, 2)), np.sum((e - r) ** 2, axis=(1, 2))
+        with np.errstate(divide="ignore"):
+            out[:, t] = np.where(error == 0, np.inf, 10 * np.log10(signal / np.where(error == 0, 1, error)))
+    return out
+
+
 def separation_metrics(references: dict[str, np.ndarray], estimates: dict[str, np.ndarray],
                        sample_rate: int = 44100) -> dict[str, float]:
-    """Per stem: SDR of BSSEval v4 (museval: 1 s frames, median over the frames whose
-    reference is not silent) and SI-SDR over the whole track.
+    """Per stem: SDR of BSSEval v4 (1 s frames, median over the frames where no source is
+    silent; :func:`framewise_sdr`) and SI-SDR over the whole track.
 
     Args:
         references, estimates: stem name -> (N, channels) samples; the same stems on both
             sides (the estimates are cut or zero-padded to the references' length).
     """
-    try:
-        import museval
-    except ImportError:
-        raise InputError("separation metrics need museval: pip install 'songscope[eval]'") from None
     stems = sorted(references)
     missing = [name for name in stems if name not in estimates]
     if missing:
         raise InputError(f"estimate lacks stems: {', '.join(missing)}")
     n = len(references[stems[0]])
-    ref = np.stack([np.atleast_2d(np.asarray(references[k], float).T).T for k in stems])
-    est = np.stack([np.atleast_2d(np.asarray(estimates[k], float).T).T[:n] for k in stems])
-    est = np.pad(est, ((0, 0), (0, n - est.shape[1]), (0, 0)))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        sdr = museval.evaluate(ref, est, win=sample_rate, hop=sample_rate)[0]
+    ref = np.stack([np.atleast_2d(np.asarray(references[k], np.float32).T).T for k in stems])
+    est = np.zeros_like(ref)
+    for i, k in enumerate(stems):
+        part = np.atleast_2d(np.asarray(estimates[k], np.float32).T).T[:n]
+        est[i, :len(part)] = part
+    sdr = framewise_sdr(ref, est, int(sample_rate))
     out = {}
     for i, name in enumerate(stems):
-        frames = sdr[i][np.isfinite(sdr[i]) | (sdr[i] == np.inf)]
+        frames = sdr[i][~np.isnan(sdr[i])]
         out[f"SDR_{name}"] = float(np.median(frames)) if frames.size else float("nan")
         out[f"SI-SDR_{name}"] = si_sdr(ref[i], est[i])
     return out

@@ -235,7 +235,7 @@ def evaluate_model(task: str, references: str | Path, audio: str | Path, model: 
         ConfigError / CheckpointError: the model; InputError: references, audio, or no track in common.
     """
     from ..audio.signal import decode
-    from ..library.inputs import expand_inputs
+    from ..library.inputs import expand_inputs, output_stems
     from ..models.registry import load_engine
 
     if task not in TASKS:
@@ -255,7 +255,7 @@ def evaluate_model(task: str, references: str | Path, audio: str | Path, model: 
             raise InputError(f"{references}: no track folder holds a mixture file to separate")
         return _summarise(task, rows, set(refs), set(rows))
     refs = read_annotations(references)
-    files = {track_name(f): f for f in expand_inputs([audio])}
+    files = {name: f for f, name in output_stems(expand_inputs([audio])).items()}
     common = _common(references, refs, audio, files)
     rows = {name: _score(task, refs[name], _as_annotation(engine.predict(decode(files[name], engine.views)),
                                                           str(files[name])))

@@ -21,7 +21,7 @@ import soxr
 from tqdm import tqdm
 
 from ..atomic import atomic_path
-from ..audio.decode import AudioInfo, iter_blocks
+from ..audio.decode import AudioInfo, iter_blocks, require_duration
 from ..audio.signal import Audio, fit_channels
 from ..errors import AudioError, BatchError, InputError
 from ..result import Stems
@@ -138,6 +138,11 @@ def _resampled_blocks(path: Path, meta: AudioInfo, blocks: Iterator[np.ndarray],
         yield np.ascontiguousarray(tail, dtype=np.float32)
 
 
+def _remove_if_empty(folder: Path) -> None:
+    if folder.is_dir() and not any(folder.iterdir()):
+        folder.rmdir()
+
+
 def write_stems(blocks: Iterable[np.ndarray], out_dir: Path | None, separator: Separator,
                 options: SeparateOptions = SeparateOptions(), name: str = "audio", expected: int = 0,
                 progress: bool = False, collect: bool = False) -> tuple[dict[str, Path], Stems | None]:
@@ -170,6 +175,8 @@ def write_stems(blocks: Iterable[np.ndarray], out_dir: Path | None, separator: S
             yield block
 
     with contextlib.ExitStack() as stack:
+        if out_dir is not None and not out_dir.exists():
+            stack.callback(_remove_if_empty, out_dir)  # a failed or interrupted input leaves no empty folder
         temps = {stem: stack.enter_context(atomic_path(target)) for stem, target in targets.items()}
         handles: dict[str, sf.SoundFile] = {}
         bar = stack.enter_context(tqdm(total=expected, desc=name, unit="sample", unit_scale=True,
@@ -206,10 +213,12 @@ def separate_file(path: str | Path, out_dir: str | Path, separator: Separator,
         stem name -> written path.
 
     Raises:
-        AudioError: unreadable, empty, silent or non-finite input. Nothing is written then.
+        AudioError: unreadable, empty, shorter than a second, silent or non-finite input.
+            Nothing is written then.
     """
     path = Path(path)
     meta, decoded = iter_blocks(path)
+    require_duration(meta.duration, "separation", path)
     blocks = _resampled_blocks(path, meta, decoded, separator)
     return write_stems(blocks, Path(out_dir), separator, options, str(path), int(meta.duration * separator.sample_rate),
                        progress)[0]

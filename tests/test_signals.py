@@ -1,0 +1,65 @@
+"""Ctrl-C and SIGTERM stop a batch quickly, cleanly and with the right exit status: a real
+subprocess, a real signal, sent while work is in progress."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import soundfile as sf
+
+from songscope.result import load_result
+
+from .conftest import SR
+
+
+@pytest.fixture(scope="module")
+def many_songs(tmp_path_factory, song44) -> Path:
+    """Ten copies of the 50-second 4/4 song: a batch that takes a while."""
+    folder = tmp_path_factory.mktemp("many")
+    for i in range(10):
+        sf.write(folder / f"song{i}.wav", song44[1]["mixture"], SR, subtype="PCM_16")
+    return folder
+
+
+def _interrupt(args: list, out: Path, signum: int, started: str) -> tuple[subprocess.CompletedProcess, float]:
+    """Start ``songscope ARGS``, wait until a file matching ``started`` exists under ``out``, send
+    ``signum``; returns the finished process and the seconds from the signal to its exit."""
+    process = subprocess.Popen([sys.executable, "-m", "songscope.cli", *map(str, args)], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list(out.rglob(started)) and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert process.poll() is None, "the batch ended before it could be interrupted"
+    sent = time.monotonic()
+    process.send_signal(signum)
+    stdout, stderr = process.communicate(timeout=30)
+    return subprocess.CompletedProcess(args, process.returncode, stdout, stderr), time.monotonic() - sent
+
+
+@pytest.mark.parametrize("signum, status", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_a_parallel_analyze_batch_stops_within_two_seconds(many_songs, tmp_path, signum, status):
+    out = tmp_path / "out"
+    result, seconds = _interrupt(["analyze", many_songs, "-o", out, "-j", "2", "--jams"], out, signum, "*.json")
+    assert result.returncode == status, result.stderr
+    assert seconds < 2.0, seconds
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"songscope: interrupted by {signal.Signals(signum).name}")
+    done = sorted(out.glob("*.json"))
+    assert 1 <= len(done) < 10
+    for path in done:
+        assert load_result(path).beats  # finished outputs are whole
+    assert not [p for p in out.iterdir() if ".part" in p.name]  # nothing half-written
+
+
+def test_a_separation_stops_within_two_seconds_and_leaves_no_partial_stems(many_songs, tmp_path):
+    out = tmp_path / "stems"
+    result, seconds = _interrupt(["separate", many_songs, "-o", out, "-q"], out, signal.SIGINT, ".vocals.*")
+    assert result.returncode == 130 and seconds < 2.0, (result.stderr, seconds)
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not [p for p in out.rglob("*") if ".part" in p.name]
+    assert not out.exists() or not list(out.iterdir())  # the track being written leaves no folder behind
