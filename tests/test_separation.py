@@ -463,7 +463,6 @@ def test_per_stem_models_combine_into_one_engine(tmp_path):
 def test_musdb_style_folders_are_one_track_each(cli, tmp_path):
     """A folder with mixture + stems is one track named after the folder: `separate` separates the
     mixture only, `evaluate separation` pairs it with the reference by that name, `analyze` too."""
-    pytest.importorskip("museval")
     t = np.arange(3 * SR) / SR
     root = tmp_path / "corpus" / "test"
     for name, f in (("first", 110.0), ("second", 220.0)):
