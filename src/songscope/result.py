@@ -19,7 +19,8 @@ from .conventions import FPS
 from .errors import InputError
 from .version import __version__
 
-__all__ = ["AnalysisResult", "BeatResult", "KeyResult", "Segment", "Stems", "StructureResult", "load_result",
+__all__ = ["AnalysisResult", "BeatResult", "CoverEmbedding", "CoverMatch", "Identification", "KeyResult", "Segment",
+           "Stems", "StructureResult", "load_result",
            "save_result", "result_to_jams", "save_jams", "save_audacity_labels"]
 
 #: allin1's fields, in its order; everything after them is songscope's addition.
@@ -154,6 +155,54 @@ class Stems:
     sources: dict[str, np.ndarray]
     sample_rate: int
     model: str
+
+
+@dataclass
+class CoverEmbedding:
+    """A recording's version fingerprint (what a ``covers`` engine predicts).
+
+    Attributes:
+        vector: (D,) float32, unit length: recordings of the same work lie close in cosine distance.
+        model: the engine that produced it (``classic``, a registry name or a checkpoint path).
+        frames: (T, D) per-chunk embeddings when the engine embeds chunks and pools them, else None.
+    """
+
+    vector: np.ndarray
+    model: str
+    frames: np.ndarray | None = field(default=None, repr=False)
+
+
+@dataclass
+class CoverMatch:
+    """One reference recording found for a query.
+
+    Attributes:
+        path: the reference recording. work: its work id. distance: cosine distance to the query.
+        confidence: probability that query and reference are versions of one work, from the
+            store's calibration (None when the store was not calibrated).
+    """
+
+    path: str
+    work: str
+    distance: float
+    confidence: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"path": self.path, "work": self.work, "distance": round(float(self.distance), 6)}
+        if self.confidence is not None:
+            out["confidence"] = round(float(self.confidence), 4)
+        return out
+
+
+@dataclass
+class Identification:
+    """The ranked references of one query, best first."""
+
+    query: str
+    matches: list[CoverMatch]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"query": self.query, "matches": [m.to_dict() for m in self.matches]}
 
 
 @dataclass

@@ -13,7 +13,7 @@ key models, ``bsrnn`` and ``unet`` separation models, and those to come. A famil
 - ``engine.predict(audio)``: decoded arrays in (:class:`~songscope.audio.signal.Audio`: the
   mixture in the forms ``engine.views`` asks for, and the stems when the run separated them),
   a typed result out (:mod:`songscope.result`: ``StructureResult``, ``BeatResult``, ``KeyResult``,
-  ``Stems``);
+  ``Stems``, ``CoverEmbedding``);
 - where it applies, ``config`` (the training-config dataclass, with ``load(path)`` and a ``train``
   field of :class:`~songscope.train.loop.TrainConfig`), ``train(config, progress)`` and
   ``ensemble(name, engines)`` (several loaded engines as one, for ``-m a,b``).
