@@ -137,22 +137,28 @@ def decode(path: str | Path, views: Iterable[View] = (View(),)) -> Audio:
     parts: dict[View, list[np.ndarray]] = {v: [] for v in wanted}
     streams: dict[View, soxr.ResampleStream] = {}
     for block in blocks:
-        if not np.all(np.isfinite(block)):
-            raise AudioError(f"{meta.path}: contains NaN or infinite samples")
         for view in wanted:
+            # mono travels as (n,) and more channels as (n, C): the layouts soxr reads fastest
             data = fit_channels(block, view.channels)
+            data = data[0] if view.channels == 1 else np.ascontiguousarray(data.T)
             if view.sample_rate != meta.sample_rate:
                 if view not in streams:
-                    streams[view] = soxr.ResampleStream(meta.sample_rate, view.sample_rate, data.shape[0],
-                                                        dtype="float32", quality=_QUALITY)
-                data = np.atleast_2d(streams[view].resample_chunk(np.ascontiguousarray(data.T)).T)
-            parts[view].append(np.asarray(data, dtype=np.float32))
+                    streams[view] = soxr.ResampleStream(meta.sample_rate, view.sample_rate,
+                                                        1 if data.ndim == 1 else data.shape[1], dtype="float32",
+                                                        quality=_QUALITY)
+                data = streams[view].resample_chunk(data)
+            parts[view].append(data)
     for view, stream in streams.items():
-        channels = parts[view][0].shape[0] if parts[view] else 1
-        parts[view].append(np.atleast_2d(stream.resample_chunk(np.zeros((0, channels), np.float32), last=True).T))
-    arrays = {v: np.concatenate(p, axis=1) if p else np.zeros((1, 0), np.float32) for v, p in parts.items()}
-    if any(a.shape[-1] == 0 for a in arrays.values()):
-        raise AudioError(f"{meta.path}: holds no audio frames")
+        shape = (0,) if view.channels == 1 else (0, parts[view][0].shape[1] if parts[view] else 1)
+        parts[view].append(stream.resample_chunk(np.zeros(shape, np.float32), last=True))
+    arrays = {}
+    for view, pieces in parts.items():
+        joined = np.concatenate(pieces) if pieces else np.zeros(0, np.float32)
+        arrays[view] = np.ascontiguousarray(np.atleast_2d(joined if joined.ndim == 1 else joined.T), dtype=np.float32)
+        if arrays[view].shape[-1] == 0:
+            raise AudioError(f"{meta.path}: holds no audio frames")
+        if not np.all(np.isfinite(arrays[view])):
+            raise AudioError(f"{meta.path}: contains NaN or infinite samples")
     return Audio(arrays, meta)
 
 
