@@ -69,6 +69,17 @@ def short_song_file(tmp_path_factory, song44) -> Path:
     return path
 
 
+@pytest.fixture
+def distinct_songs(tmp_path, song44) -> Path:
+    """Six 8-second excerpts of the 4/4 song with different contents (other starts and gains)."""
+    folder = tmp_path / "music"
+    folder.mkdir()
+    mix = song44[1]["mixture"]
+    for i in range(6):
+        sf.write(folder / f"song{i}.wav", (0.5 + 0.08 * i) * mix[i * SR:(i + 8) * SR], SR, subtype="PCM_16")
+    return folder
+
+
 def write_tone(path: Path, seconds: float = 2.0, sr: int = SR, channels: int = 1, freq: float = 440.0,
                subtype: str | None = None) -> Path:
     t = np.arange(int(seconds * sr)) / sr

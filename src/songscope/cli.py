@@ -368,6 +368,114 @@ def _run_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_library(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("library", help="a catalog of your music: add files, run analyses once, query, export",
+                       description="Keep a library's tracks and every result in one SQLite catalog: results are "
+                                   "computed once per content and settings, a run resumes where it stopped, and "
+                                   "the same jobs run on local processes or a Ray cluster.")
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--catalog", type=Path, default=Path("songscope.db"),
+                        help="the catalog file (default ./songscope.db; created when absent)")
+    add = actions.add_parser("add", parents=[common], help="add audio files and folders")
+    add.add_argument("paths", nargs="+", type=Path, help="audio files and/or folders (searched recursively)")
+    add.add_argument("-j", "--jobs", type=int, default=1, help="files read in parallel (default 1)")
+    add.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no summary")
+    run = actions.add_parser("run", parents=[common], help="compute a task for every track that lacks it")
+    run.add_argument("task", choices=("analyze", "key", "separate", "covers-index"), help="what to compute")
+    run.add_argument("-m", "--model", default="classic", help="the task's model (default classic)")
+    run.add_argument("--key-model", default=None, help="analyze: key model (default classic)")
+    run.add_argument("--demix", default=None, metavar="MODEL", help="analyze: separate stems first with MODEL")
+    run.add_argument("--meters", type=_meters, default=None, help="analyze: beats per bar to consider")
+    run.add_argument("--min-bpm", type=float, default=None, help="analyze: slowest tempo (BPM)")
+    run.add_argument("--max-bpm", type=float, default=None, help="analyze: fastest tempo (BPM)")
+    run.add_argument("-o", "--out-dir", type=Path, default=None,
+                     help="separate: stem folder (default <catalog>.stems next to the catalog)")
+    run.add_argument("-d", "--device", default=None, help="cpu, cuda or mps for neural models")
+    run.add_argument("-j", "--jobs", type=int, default=None, help="worker processes (default: CPU cores)")
+    run.add_argument("--executor", choices=("local", "ray"), default="local",
+                     help="local processes (default) or a Ray cluster")
+    run.add_argument("--address", default=None, help="the Ray cluster to join (default: start a local one)")
+    run.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no summary")
+    status = actions.add_parser("status", parents=[common], help="what the catalog holds")
+    status.add_argument("--json", action="store_true", help="print JSON")
+    query = actions.add_parser("query", parents=[common], help='tracks matching a filter, e.g. "bpm between 120 '
+                                                                 "and 128 and key = 'A minor'\"")
+    query.add_argument("expression", nargs="?", default="", help="the filter (docs: songscope.library.query)")
+    query.add_argument("--format", choices=("paths", "jsonl"), default="paths", help="paths (default) or jsonl")
+    export = actions.add_parser("export", parents=[common], help="every track with its facts, as csv/jsonl/parquet")
+    export.add_argument("--format", choices=("csv", "jsonl", "parquet"), default="jsonl", help="default jsonl")
+    export.add_argument("--output-file", type=Path, default=None, help="write here instead of printing "
+                                                                         "(required for parquet)")
+    p.set_defaults(run=_run_library)
+
+
+def _run_library(args: argparse.Namespace) -> int:
+    from .library.catalog import Catalog
+
+    _check_jobs(getattr(args, "jobs", None))
+    with Catalog(args.catalog) as catalog:
+        return {"add": _library_add, "run": _library_run, "status": _library_status, "query": _library_query,
+                "export": _library_export}[args.action](catalog, args)
+
+
+def _library_add(catalog, args: argparse.Namespace) -> int:
+    from .library.jobs import add_paths
+
+    outcome, failures = add_paths(catalog, args.paths, jobs=args.jobs, progress=_bars_wanted(args))
+    if not args.quiet:
+        print(", ".join(f"{len(paths)} {kind}" for kind, paths in outcome.items()))
+        for path in outcome["duplicate"]:
+            print(f"songscope: note: {path} has the same content as a track already in the catalog", file=sys.stderr)
+    return _report_failures(failures, sum(map(len, outcome.values())) + len(failures)) if failures else 0
+
+
+def _library_run(catalog, args: argparse.Namespace) -> int:
+    from .library.jobs import LibraryJob, run_job
+    from .library.runner import default_jobs
+
+    settings = {"key_model": args.key_model, "demix": args.demix, "meters": args.meters, "min_bpm": args.min_bpm,
+                "max_bpm": args.max_bpm} if args.task == "analyze" else {}
+    job = LibraryJob(args.task, args.model, settings, args.out_dir or args.catalog.with_suffix(".stems"), args.device)
+    recorded, failures = run_job(catalog, job, jobs=args.jobs or default_jobs(), progress=_bars_wanted(args),
+                                 executor=args.executor, address=args.address)
+    if not args.quiet:
+        print(f"songscope: {recorded} new {args.task} results in {args.catalog}", file=sys.stderr)
+    return _report_failures(failures, recorded + len(failures)) if failures else 0
+
+
+def _library_status(catalog, args: argparse.Namespace) -> int:
+    import json
+
+    report = catalog.status()
+    if args.json:
+        print(json.dumps(report, indent=2))
+        return 0
+    print(f"{report['tracks']} tracks ({report['contents']} distinct contents, {report['duplicates']} duplicates, "
+          f"{report['missing']} missing files) in {report['catalog']}")
+    for row in report["results"]:
+        print(f"  {row['task']:<13} {row['model']:<40} {row['count']}")
+    return 0
+
+
+def _library_query(catalog, args: argparse.Namespace) -> int:
+    import json
+
+    from .library.query import compile_query
+
+    where, params = compile_query(args.expression)
+    for row in catalog.facts(where, params):
+        print(json.dumps(row, ensure_ascii=False) if args.format == "jsonl" else row["path"])
+    return 0
+
+
+def _library_export(catalog, args: argparse.Namespace) -> int:
+    from .library.export import export_facts
+
+    export_facts(catalog.facts(), args.format, args.output_file, sys.stdout)
+    return 0
+
+
 def _check_jobs(jobs: int | None) -> None:
     if jobs is not None and jobs < 1:
         raise InputError("--jobs must be at least 1")
@@ -405,6 +513,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_evaluate(sub)
     _add_synth(sub)
     _add_models(sub)
+    _add_library(sub)
     return parser
 
 

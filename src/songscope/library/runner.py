@@ -20,7 +20,7 @@ from typing import Any, Callable, Iterator, Sequence
 
 from ..errors import Failure, Interrupted, SongscopeError
 
-__all__ = ["run_batch", "default_jobs", "signals_as_exceptions"]
+__all__ = ["call_guarded", "default_jobs", "run_batch", "signals_as_exceptions"]
 
 #: Seconds a worker gets to stop after SIGTERM before it is killed.
 _GRACE = 1.0
@@ -34,7 +34,7 @@ def default_jobs() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def _call(func: Callable[[Any], Any], item: Any) -> tuple[bool, Any]:
+def call_guarded(func: Callable[[Any], Any], item: Any) -> tuple[bool, Any]:
     """``(True, result)`` or ``(False, (one-line message, exit code))``; an interruption propagates."""
     try:
         return True, func(item)
@@ -84,9 +84,9 @@ def _worker_init() -> None:
 
 
 def _worker_call(func: Callable[[Any], Any], item: Any) -> tuple[bool, Any]:
-    """:func:`_call` in a worker process, which exits at once once asked to stop."""
+    """:func:`call_guarded` in a worker process, which exits at once once asked to stop."""
     try:
-        return _call(func, item)
+        return call_guarded(func, item)
     finally:
         if _stopping:
             os._exit(128 + signal.SIGTERM)
@@ -108,7 +108,8 @@ def _stop(pool: ProcessPoolExecutor) -> None:
 
 
 def run_batch(func: Callable[[Any], Any], items: Sequence[Any], jobs: int = 1,
-              progress: bool = False, desc: str = "analyzing") -> tuple[list[Any], list[Failure]]:
+              progress: bool = False, desc: str = "analyzing",
+              on_result: Callable[[int, Any], None] | None = None) -> tuple[list[Any], list[Failure]]:
     """Run ``func`` on every item.
 
     Args:
@@ -116,6 +117,9 @@ def run_batch(func: Callable[[Any], Any], items: Sequence[Any], jobs: int = 1,
         items: the inputs.
         jobs: worker processes; 1 runs in this process.
         progress: show a progress bar on stderr.
+        on_result: called in this process as ``on_result(index, result)`` as soon as an item
+            succeeds (a catalog's single writer saves it there, so an interruption loses nothing
+            that finished).
 
     Returns:
         ``(results, failures)``: results aligned with ``items`` (None where it failed).
@@ -132,6 +136,8 @@ def run_batch(func: Callable[[Any], Any], items: Sequence[Any], jobs: int = 1,
     def record(index: int, ok: bool, value: Any) -> None:
         if ok:
             results[index] = value
+            if on_result is not None:
+                on_result(index, value)
         else:
             failures.append(Failure(items[index], *value))
         bar.update(1)
@@ -140,7 +146,7 @@ def run_batch(func: Callable[[Any], Any], items: Sequence[Any], jobs: int = 1,
         with signals_as_exceptions():
             if jobs <= 1 or len(items) <= 1:
                 for i, item in enumerate(items):
-                    record(i, *_call(func, item))
+                    record(i, *call_guarded(func, item))
             else:
                 pool = ProcessPoolExecutor(max_workers=min(jobs, len(items)), initializer=_worker_init)
                 try:
