@@ -1,4 +1,5 @@
-"""Helpers shared by the benchmark scripts: test audio of a given length, one-core pinning."""
+"""Helpers shared by the benchmark scripts: test audio of a given length, one-core pinning, means of
+metric rows."""
 
 from __future__ import annotations
 
@@ -23,6 +24,15 @@ def pin_one_core() -> None:
         os.environ[var] = "1"
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+
+
+def mean(rows: list[dict[str, float | None]]) -> dict[str, float | None]:
+    """Mean of each metric over the rows that have a finite number for it (None when none has)."""
+    out = {}
+    for k in dict.fromkeys(k for row in rows for k in row):
+        values = [row[k] for row in rows if row.get(k) is not None and np.isfinite(row[k])]
+        out[k] = round(float(np.mean(values)), 4) if values else None
+    return out
 
 
 def song_file(seconds: float, sample_rate: int = 44100, channels: int = 2) -> Path:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from common import CACHE, SHARED, pin_one_core
+from common import CACHE, SHARED, mean, pin_one_core
 from separation_eval import evaluate_engine
 
 from songscope.audio import load_mono
@@ -43,15 +43,6 @@ def corpus(name: str, engine: str) -> Path:
     settings = CORPORA[name]
     write_dataset(folder, settings["works"], settings["versions"], settings["seed"], engine=engine)
     return folder
-
-
-def mean(rows: list[dict[str, float]]) -> dict[str, float | None]:
-    """Mean of each metric over the rows that have a number for it (None when none has)."""
-    out = {}
-    for k in dict.fromkeys(k for row in rows for k in row):
-        values = [row[k] for row in rows if k in row and np.isfinite(row[k])]
-        out[k] = round(float(np.mean(values)), 4) if values else None
-    return out
 
 
 def run_analyze(folder: Path) -> dict:
