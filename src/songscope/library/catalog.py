@@ -15,7 +15,6 @@ result computed for them.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 import time
@@ -28,7 +27,7 @@ import numpy as np
 from ..errors import InputError
 from ..version import __version__
 
-__all__ = ["Catalog", "SCHEMA_VERSION", "TrackInfo", "file_sha256"]
+__all__ = ["Catalog", "FACT_COLUMNS", "SCHEMA_VERSION", "TrackInfo"]
 
 #: Statements that bring a catalog from version ``i`` to ``i + 1`` (index ``i``).
 _MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -60,15 +59,6 @@ SCHEMA_VERSION = len(_MIGRATIONS)
 #: Columns of :meth:`Catalog.facts` rows (and of exports), in order.
 FACT_COLUMNS = ("path", "sha256", "duration", "sample_rate", "channels", "title", "artist", "album", "bpm", "key",
                 "key_signature", "time_signature", "labels")
-
-
-def file_sha256(path: Path) -> str:
-    """Hex sha256 of a file's bytes, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,8 @@ from typing import Any, Callable, Sequence
 
 from ..errors import ConfigError, Failure
 from ..models.catalog import CATALOG
-from .catalog import Catalog, TrackInfo, file_sha256
+from ..models.checkpoints import sha256_of
+from .catalog import Catalog, TrackInfo
 
 __all__ = ["LIBRARY_TASKS", "LibraryJob", "add_paths", "model_identity", "probe", "run_job"]
 
@@ -36,7 +37,7 @@ def probe(path: Path) -> TrackInfo:
     meta = info(path)
     stat = path.stat()
     tags = _tags(path)
-    return TrackInfo(str(path.resolve()), file_sha256(path), stat.st_size, stat.st_mtime_ns, meta.duration,
+    return TrackInfo(str(path.resolve()), sha256_of(path), stat.st_size, stat.st_mtime_ns, meta.duration,
                      meta.sample_rate, meta.channels, *tags)
 
 
@@ -87,7 +88,7 @@ def model_identity(spec: str) -> str:
         if part in CATALOG:
             parts.append(f"{part}@{CATALOG[part].sha256[:16]}")
         elif Path(part).is_file():
-            parts.append(f"sha256:{file_sha256(Path(part))[:16]}")
+            parts.append(f"sha256:{sha256_of(Path(part))[:16]}")
         else:
             parts.append(part)
     return ",".join(parts)
