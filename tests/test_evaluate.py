@@ -182,8 +182,10 @@ def test_separation_evaluation_of_perfect_noisy_and_swapped_stems(cli, tmp_path)
     _write_stems(tmp_path / "swapped" / "song", {"bass": refs["vocals"], "vocals": refs["bass"]})
     perfect = evaluate("separation", tmp_path / "ref", tmp_path / "est").rows["song"]
     assert perfect["SDR_bass"] == np.inf and perfect["SI-SDR_vocals"] == np.inf
-    row = evaluate("separation", tmp_path / "ref", tmp_path / "noisy").rows["song"]
+    noisy = evaluate("separation", tmp_path / "ref", tmp_path / "noisy")
+    row = noisy.rows["song"]
     assert row["SDR_bass"] == pytest.approx(20.0, abs=0.5) and row["SI-SDR_vocals"] == pytest.approx(20.0, abs=0.2)
+    assert row["uSDR_bass"] == pytest.approx(20.0, abs=0.2) and noisy.median["uSDR_bass"] == row["uSDR_bass"]
     swapped = evaluate("separation", tmp_path / "ref", tmp_path / "swapped").rows["song"]
     assert swapped["SDR_bass"] < 1.0 and swapped["SI-SDR_bass"] < -20
     res = cli("evaluate", "separation", tmp_path / "ref", tmp_path / "est" / "song" / "bass.wav")
@@ -254,7 +256,7 @@ def test_evaluate_separation_with_a_model_separates_the_mixture(cli, tmp_path):
     assert separated.code == 0, separated.err
     two_steps = cli("evaluate", "separation", tmp_path / "ref", tmp_path / "est", "--json")
     a, b = json.loads(direct.out)["mean"], json.loads(two_steps.out)["mean"]
-    assert len(a) == 8 and all(v is not None for v in a.values())
+    assert len(a) == 12 and all(v is not None for v in a.values())  # SDR, uSDR and SI-SDR of 4 stems
     assert a.keys() == b.keys() and all(a[k] == pytest.approx(b[k], abs=0.01) for k in a)
 
 

@@ -276,6 +276,8 @@ def _run_evaluate(args: argparse.Namespace) -> int:
         return 0
     metrics = list(report["mean"])
     rows = list(report.get("per_track", {}).items()) + [(f"mean ({report['tracks']} tracks)", report["mean"])]
+    if "median" in report:
+        rows.append((f"median ({report['tracks']} tracks)", report["median"]))
     width = max(len(name) for name, _ in rows)
     print(f"{'track':<{width}}  " + "  ".join(f"{m:>14}" for m in metrics))
     for name, row in rows:

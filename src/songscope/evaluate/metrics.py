@@ -16,7 +16,7 @@ from ..key.labels import key_name, key_signature, parse_key
 from ..conventions import HARMONIX_LABELS
 
 __all__ = ["beat_metrics", "tempo_metrics", "structure_metrics", "key_metrics", "cover_metrics", "si_sdr",
-           "framewise_sdr", "separation_metrics"]
+           "framewise_sdr", "separation_metrics", "usdr"]
 
 
 def _mir_eval():
@@ -169,6 +169,20 @@ def si_sdr(reference: np.ndarray, estimate: np.ndarray) -> float:
     return float("inf") if residual == 0.0 else float(10 * np.log10(np.sum(target ** 2) / residual))
 
 
+def usdr(reference: np.ndarray, estimate: np.ndarray, delta: float = 1e-7) -> float:
+    """Utterance-level SDR of the Music Demixing Challenge (dB): ``10 log10((sum ref^2 + delta) /
+    (sum (ref - est)^2 + delta))`` over the whole track, all channels; the challenge averages it
+    over tracks (uSDR).
+
+    Args:
+        reference, estimate: (N,) or (N, channels) samples of equal shape.
+    """
+    ref, est = np.asarray(reference, np.float64), np.asarray(estimate, np.float64)
+    if ref.shape != est.shape:
+        raise InputError(f"reference and estimate shapes differ ({ref.shape} vs {est.shape})")
+    return float(10 * np.log10((np.sum(ref ** 2) + delta) / (np.sum((ref - est) ** 2) + delta)))
+
+
 def framewise_sdr(references: np.ndarray, estimates: np.ndarray, window: int, hop: int | None = None) -> np.ndarray:
     """SDR of every frame, as BSSEval v4 defines it (museval's ``bss_eval_images`` with
     time-invariant filters): ``10 log10(sum ref^2 / sum (est - ref)^2)`` over each frame of each
@@ -204,8 +218,10 @@ def framewise_sdr(references: np.ndarray, estimates: np.ndarray, window: int, ho
 
 def separation_metrics(references: dict[str, np.ndarray], estimates: dict[str, np.ndarray],
                        sample_rate: int = 44100) -> dict[str, float]:
-    """Per stem: SDR of BSSEval v4 (1 s frames, median over the frames where no source is
-    silent; :func:`framewise_sdr`) and SI-SDR over the whole track.
+    """Per stem: ``SDR`` of BSSEval v4 (1 s frames, median over the frames where no source is
+    silent; :func:`framewise_sdr`; the median of it over tracks is the challenges' chunk-level
+    cSDR), ``uSDR`` (:func:`usdr`; its mean over tracks is the Music Demixing Challenge's) and
+    ``SI-SDR`` over the whole track.
 
     Args:
         references, estimates: stem name -> (N, channels) samples; the same stems on both
@@ -226,5 +242,6 @@ def separation_metrics(references: dict[str, np.ndarray], estimates: dict[str, n
     for i, name in enumerate(stems):
         frames = sdr[i][~np.isnan(sdr[i])]
         out[f"SDR_{name}"] = float(np.median(frames)) if frames.size else float("nan")
+        out[f"uSDR_{name}"] = usdr(ref[i], est[i])
         out[f"SI-SDR_{name}"] = si_sdr(ref[i], est[i])
     return out

@@ -21,19 +21,23 @@ STEM_NAMES = (*STEMS, "accompaniment")
 
 @dataclass
 class Evaluation:
-    """Per-track rows (track name -> metric -> value), their means, and what was skipped."""
+    """Per-track rows (track name -> metric -> value), their means and medians over tracks, and
+    what was skipped (the median of the separation ``SDR`` is the challenges' cSDR)."""
 
     task: str
     rows: dict[str, dict[str, float]]
     mean: dict[str, float]
     unmatched_references: list[str] = field(default_factory=list)
     unmatched_estimates: list[str] = field(default_factory=list)
+    median: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self, per_track: bool = False) -> dict:
         def clean(values: dict[str, float]) -> dict[str, float | None]:
             return {k: (None if math.isnan(v) else round(v, 4)) for k, v in values.items()}
 
         out = {"task": self.task, "tracks": len(self.rows), "mean": clean(self.mean)}
+        if self.median:
+            out["median"] = clean(self.median)
         if self.unmatched_references or self.unmatched_estimates:
             out["unmatched"] = {"references": self.unmatched_references, "estimates": self.unmatched_estimates}
         if per_track:
@@ -161,11 +165,12 @@ def _evaluate_covers(references: str | Path, estimates: str | Path) -> Evaluatio
 
 def _summarise(task: str, rows: dict[str, dict[str, float]], refs: set[str], ests: set[str]) -> Evaluation:
     metrics = list(dict.fromkeys(k for row in rows.values() for k in row))
-    mean = {}
+    mean, median = {}, {}
     for metric in metrics:
         values = [row[metric] for row in rows.values() if metric in row and not math.isnan(row[metric])]
         mean[metric] = float(np.mean(values)) if values else float("nan")
-    return Evaluation(task, rows, mean, sorted(refs - ests), sorted(ests - refs))
+        median[metric] = float(np.median(values)) if values else float("nan")
+    return Evaluation(task, rows, mean, sorted(refs - ests), sorted(ests - refs), median)
 
 
 def _common(references: str | Path, refs: dict, estimates: str | Path, ests: dict) -> list[str]:

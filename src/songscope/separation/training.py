@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from ..errors import ConfigError
+from ..evaluate.metrics import framewise_sdr, usdr
 from ..train.config import build_config
 from ..train.loop import TrainResult, best_state, train_loop
 from .config import SeparationTrainConfig
@@ -108,17 +109,22 @@ def train_separation_model(config: SeparationTrainConfig, progress: bool = True)
         return separation_loss(m, b[0].to(device), b[1].to(device), config.loss, config.loss_truncation)
 
     def validate(m: SeparationModel) -> dict[str, float]:
-        totals: dict[str, float] = {"loss": 0.0}
-        sdr = np.zeros(len(targets))
+        """Training loss, and per target SI-SDR, uSDR and cSDR (median over 1 s frames, NaN where
+        a source is silent) of the fixed validation chunks, averaged over the chunks."""
+        losses, scores = [], {f"{metric}_{t}": [] for metric in ("si_sdr", "usdr", "csdr") for t in targets}
         for mixture, target in val_batches:
             mix, tgt = torch.from_numpy(mixture).to(device), torch.from_numpy(target).to(device)
-            value, _ = separation_loss(m, mix, tgt, config.loss)
-            totals["loss"] += value.item() / len(val_batches)
+            losses.append(separation_loss(m, mix, tgt, config.loss)[0].item())
             estimate = m(mix)
-            for i in range(len(targets)):
-                sdr[i] -= si_sdr_loss(estimate[:, i:i + 1], tgt[:, i:i + 1]).item() / len(val_batches)
-        totals.update({f"si_sdr_{t}": float(v) for t, v in zip(targets, sdr)})
-        return totals
+            est, ref = estimate[0].cpu().numpy().transpose(0, 2, 1), target[0].transpose(0, 2, 1)  # (S, N, C)
+            frames = framewise_sdr(ref, est, rate)
+            for i, t in enumerate(targets):
+                scores[f"si_sdr_{t}"].append(-si_sdr_loss(estimate[:, i:i + 1], tgt[:, i:i + 1]).item())
+                scores[f"usdr_{t}"].append(usdr(ref[i], est[i]))
+                scores[f"csdr_{t}"].append(float(np.nanmedian(frames[i])) if np.any(~np.isnan(frames[i]))
+                                           else float("nan"))
+        return {"loss": float(np.mean(losses)),
+                **{name: float(np.nanmean(v)) if np.any(~np.isnan(v)) else float("nan") for name, v in scores.items()}}
 
     def snapshot(m: SeparationModel, step: int, folder: Path, writer: Any) -> None:
         mixture = torch.from_numpy(val_batches[0][0]).to(device)
