@@ -133,10 +133,12 @@ def test_the_converter_refuses_weights_that_do_not_fit(tmp_path):
     missing = _their_layout(tmp_path / "missing", {k: v for k, v in state.items() if "after_norm" not in k}, hparams)
     with pytest.raises(CheckpointError, match="missing _encoder.after_norm"):
         read_checkpoint(missing)
-    typo = _their_layout(tmp_path / "typo", state, {**hparams, "embed_dimm": 32})
-    with pytest.raises(CheckpointError, match="unknown setting 'embed_dimm'") as caught:
+    typo = _their_layout(tmp_path / "typo", state, {**hparams, "encoder": {**hparams["encoder"], "blocks": 2}})
+    with pytest.raises(CheckpointError, match=r"\[encoder\]: unknown setting 'blocks'") as caught:
         read_checkpoint(typo)
     assert "\n" not in str(caught.value)
+    newer = _their_layout(tmp_path / "newer", state, {**hparams, "lr_schedule": "cosine"})
+    assert any("keys songscope does not know" in n and "lr_schedule" in n for n in read_checkpoint(newer).notes)
     extra = {**{k: v for k, v in state.items() if k != "_center_loss.centers"}, "_arcface.weight": torch.zeros(3)}
     notes = read_checkpoint(_their_layout(tmp_path / "extra", extra, hparams)).notes
     assert any("left out 1 weights" in n for n in notes) and any("no center-loss centres" in n for n in notes)

@@ -178,6 +178,23 @@ class CoverHunterConfig:
         return self.chunk_frame[0] * self.mean_size
 
     @classmethod
+    def settings_of(cls, data: Mapping[str, Any]) -> tuple[dict[str, Any], list[str]]:
+        """Split an ``hparams.yaml`` mapping into ``(settings, unknown keys)``: ``ce`` renamed
+        ``foc``, test-set sections (``query_path`` + ``ref_path``) gathered under ``testsets``."""
+        values = dict(data)
+        if "ce" in values and "foc" not in values:
+            values["foc"] = values.pop("ce")
+        known = {f.name for f in dataclasses.fields(cls)}
+        testsets = dict(values.pop("testsets", {}) or {})
+        unknown = []
+        for key in [k for k in values if k not in known]:
+            if isinstance(values[key], Mapping) and {"query_path", "ref_path"} <= set(values[key]):
+                testsets[key] = dict(values.pop(key))
+            else:
+                unknown.append(key)
+        return {**values, "testsets": testsets}, unknown
+
+    @classmethod
     def from_hparams(cls, data: Mapping[str, Any], source: object = "hparams.yaml") -> "CoverHunterConfig":
         """Settings from an ``hparams.yaml`` mapping (CoverHunterMPS's or the original's keys).
 
@@ -186,22 +203,15 @@ class CoverHunterConfig:
         """
         if not isinstance(data, Mapping):
             raise ConfigError(f"{source}: expected a mapping of hyper-parameters")
-        values = dict(data)
-        if "ce" in values:
-            if "foc" in values:
-                raise ConfigError(f"{source}: both 'ce' and 'foc' sections; keep 'foc' (CoverHunterMPS's name)")
-            values["foc"] = values.pop("ce")
-        known = {f.name for f in dataclasses.fields(cls)} - {"testsets"}
-        testsets = dict(values.pop("testsets", {}) or {})
-        for key in [k for k in values if k not in known]:
-            if isinstance(values[key], Mapping) and {"query_path", "ref_path"} <= set(values[key]):
-                testsets[key] = dict(values.pop(key))
+        if "ce" in data and "foc" in data:
+            raise ConfigError(f"{source}: both 'ce' and 'foc' sections; keep 'foc' (CoverHunterMPS's name)")
+        values = cls.settings_of(data)[0]  # unknown keys stay: build_config names the first one
         for key, section in _SECTIONS.items():
             if key in values:
                 if not isinstance(values[key], Mapping):
                     raise ConfigError(f"{source}: '{key}' must be a section of settings")
                 values[key] = build_config(section, values[key], f"{source} [{key}]")
-        return build_config(cls, {**values, "testsets": testsets}, source)
+        return build_config(cls, values, source)
 
     def to_hparams(self) -> dict[str, Any]:
         """The ``hparams.yaml`` mapping (CoverHunterMPS's keys; test sets at the top level)."""

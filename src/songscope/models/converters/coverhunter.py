@@ -7,8 +7,10 @@ early-stopping state go to ``do_XXXXXXXX`` beside it, which this converter does 
 hyper-parameters come from ``hparams.yaml`` next to the file, in its parent folder, or in the
 parent's ``config/`` (their ``training/<name>/config/hparams.yaml`` +
 ``training/<name>/checkpoints/g_...`` layout; the original pretrained model's ``config/`` +
-``pt_model/``). The original CoverHunter's ``ce:`` section is read as CoverHunterMPS's ``foc:``.
-Without any hparams.yaml the architecture is read from the weights' shapes.
+``pt_model/``). The original CoverHunter's ``ce:`` section is read as CoverHunterMPS's ``foc:``;
+top-level keys songscope does not know (training settings of other CoverHunterMPS versions) are
+left out with a note, while a wrong key inside a network section is an error. Without any
+hparams.yaml the architecture is read from the weights' shapes.
 """
 
 from __future__ import annotations
@@ -71,10 +73,14 @@ def _read_config(path: Path, state: dict[str, Any]) -> tuple[Any, Path | None, l
                               "[1125, 900, 675], mean_size 3, hop 0.04 s) is CoverHunterMPS's default"]
     try:
         raw = load_yaml(found)
-        config = CoverHunterConfig.from_hparams(raw, found)
+        unknown = CoverHunterConfig.settings_of(raw)[1]
+        config = CoverHunterConfig.from_hparams({k: v for k, v in raw.items() if k not in unknown}, found)
     except ConfigError as exc:
         raise CheckpointError(str(exc)) from None
     notes = [f"hyper-parameters from {found}"]
+    if unknown:
+        notes.append(f"left out hparams.yaml keys songscope does not know (none shapes the network): "
+                     f"{', '.join(map(str, unknown))}")
     if "ce" in raw:
         notes.append("the original CoverHunter's 'ce:' section was read as CoverHunterMPS's 'foc:'")
     if config.foc.alpha:
