@@ -8,4 +8,5 @@ FAMILY_MODULES: tuple[str, ...] = (
     "songscope.structure.family",
     "songscope.key.family",
     "songscope.separation.family",
+    "songscope.covers.family",
 )

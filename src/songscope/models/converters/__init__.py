@@ -1,9 +1,10 @@
 """Reading any model file songscope accepts into a :class:`~songscope.models.container.Checkpoint`.
 
 songscope's own container is read as it is; every other layout comes in through a converter
-here: official STONE checkpoints, Lightning checkpoints of the public Band-Split RNN code, and
-the formats songscope 0.1 wrote. A converter says what it could not carry over
-(``Checkpoint.notes``); ``songscope models convert`` prints that and writes a container.
+here: official STONE checkpoints, Lightning checkpoints of the public Band-Split RNN code,
+CoverHunterMPS generator checkpoints, and the formats songscope 0.1 wrote. A converter says what
+it could not carry over (``Checkpoint.notes``); ``songscope models convert`` prints that and
+writes a container.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any, Callable
 from ...errors import CheckpointError
 from ..catalog import ModelEntry
 from ..container import Checkpoint, is_container, safe_load
-from . import bsrnn_lightning, legacy, stone
+from . import bsrnn_lightning, coverhunter, legacy, stone
 
 __all__ = ["CONVERTERS", "Converter", "read_checkpoint"]
 
@@ -40,6 +41,8 @@ CONVERTERS: tuple[Converter, ...] = (
     Converter("stone", "official STONE / 24-STONE checkpoints (github.com/deezer/stone)", stone.detect, stone.convert),
     Converter("bsrnn-lightning", "Lightning .ckpt + hparams.yaml of github.com/amanteur/BandSplitRNN-PyTorch",
               bsrnn_lightning.detect, bsrnn_lightning.convert),
+    Converter("coverhunter", "CoverHunterMPS / CoverHunter g_XXXXXXXX + hparams.yaml (github.com/alanngnet/CoverHunterMPS)",
+              coverhunter.detect, coverhunter.convert),
     Converter("songscope-0.1-key", "key models written by songscope 0.1", legacy.detect_key, legacy.convert_key),
     Converter("songscope-0.1-separation", "separation models written by songscope 0.1",
               legacy.detect_separation, legacy.convert_separation),

@@ -1,0 +1,53 @@
+"""The ``coverhunter`` family of the ``covers`` task: CoverHunter (CoverHunterMPS) checkpoints.
+
+Its engine reads the mono 16 kHz mixture and returns the recording's unit-length embedding
+(:mod:`songscope.covers.embedding`). Files come as songscope containers or as CoverHunterMPS's
+``g_XXXXXXXX`` + ``hparams.yaml`` (:mod:`songscope.models.converters.coverhunter`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from ..audio.signal import Audio, View
+from ..models.family import Family
+from ..result import CoverEmbedding
+from .features import CSI_SAMPLE_RATE
+
+__all__ = ["CoverHunterEngine", "FAMILIES"]
+
+
+@dataclass
+class CoverHunterEngine:
+    """Engine: mono 16 kHz -> :class:`~songscope.result.CoverEmbedding` (one chunk from the start)."""
+
+    name: str
+    net: Any
+    family: str = "coverhunter"
+    task: str = "covers"
+    views: tuple[View, ...] = (View(CSI_SAMPLE_RATE, 1),)
+    uses_stems: bool = False
+
+    def predict(self, audio: Audio) -> CoverEmbedding:
+        """The recording's unit embedding (embed_dim,) float32; ``frames`` is None (one chunk).
+
+        Raises:
+            AudioError: shorter than the CQT's reach (0.512 s), or a zero embedding.
+        """
+        from .embedding import embed_signal
+
+        return CoverEmbedding(embed_signal(self.net, audio.mono(CSI_SAMPLE_RATE)), self.name)
+
+
+def _load(name: str, checkpoint: Any, device: str | None, settings: Mapping[str, Any]) -> CoverHunterEngine:
+    from ..device import select_device
+    from .embedding import net_from_checkpoint
+
+    return CoverHunterEngine(name, net_from_checkpoint(checkpoint, select_device(device)))
+
+
+FAMILIES = (
+    Family("coverhunter", "covers", "CoverHunter conformer embeddings (CoverHunterMPS checkpoints)", _load,
+           needs=("torch",)),
+)
