@@ -73,3 +73,14 @@ def test_worker_processes_read_the_same_batches(tmp_path):
     main, _ = _run(tmp_path, "main", Regression(16))
     workers, _ = _run(tmp_path, "workers", Regression(16), workers=2)
     assert torch.equal(main.weight, workers.weight) and torch.equal(main.bias, workers.bias)
+
+
+def test_learning_rate_schedules(tmp_path):
+    from songscope.train.loop import lr_schedule
+
+    exponential = lr_schedule(TrainConfig(steps=100, lr=1e-2, warmup=2, schedule="exponential", lr_decay=0.5,
+                                        decay_every=10, min_lr=1e-3))
+    assert [exponential(s) for s in (0, 1, 2, 11, 12, 22, 40, 99)] == [0.5, 1.0, 1.0, 1.0, 0.5, 0.25, 0.125, 0.1]
+    cosine = lr_schedule(TrainConfig(steps=100, warmup=0))
+    assert cosine(0) == 1.0 and cosine(50) == pytest.approx(0.505) and cosine(100) == pytest.approx(0.01)
+    assert lr_schedule(TrainConfig(schedule="constant", warmup=0))(500) == 1.0

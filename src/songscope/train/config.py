@@ -15,10 +15,12 @@ from typing import Any, Mapping, TypeVar
 
 from ..errors import ConfigError
 
-__all__ = ["OPTIMIZERS", "TrainConfig", "build_config", "read_config_file"]
+__all__ = ["OPTIMIZERS", "SCHEDULES", "TrainConfig", "build_config", "read_config_file"]
 
 #: Optimisers a config can choose.
 OPTIMIZERS = ("adamw", "adam", "sgd")
+#: Learning-rate schedules after the warm-up.
+SCHEDULES = ("cosine", "exponential", "constant")
 
 T = TypeVar("T")
 
@@ -29,7 +31,9 @@ class TrainConfig:
 
     Attributes:
         steps: optimisation steps in total (each ``accumulate`` batches).
-        lr: peak learning rate; warmup: linear warm-up steps; then cosine decay to lr / 100.
+        lr: peak learning rate; warmup: linear warm-up steps; then ``schedule``: ``cosine`` (to
+            lr / 100 at the last step), ``exponential`` (times ``lr_decay`` every ``decay_every``
+            steps, never below ``min_lr``) or ``constant``.
         optimizer: ``adamw`` (default), ``adam`` or ``sgd`` (with ``momentum``).
         betas: Adam's (beta1, beta2). momentum: SGD momentum. weight_decay: decoupled (AdamW) or L2.
         accumulate: batches whose gradients add up to one step (a larger effective batch).
@@ -44,6 +48,10 @@ class TrainConfig:
     steps: int = 1000
     lr: float = 1e-3
     warmup: int = 50
+    schedule: str = "cosine"
+    lr_decay: float = 0.99
+    decay_every: int = 100
+    min_lr: float = 0.0
     optimizer: str = "adamw"
     betas: tuple[float, float] = (0.9, 0.999)
     momentum: float = 0.9
@@ -64,7 +72,11 @@ class TrainConfig:
         self.betas = tuple(self.betas)
         if self.optimizer not in OPTIMIZERS:
             raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {self.optimizer!r}")
-        for name in ("steps", "val_every", "log_every", "accumulate"):
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(f"schedule must be one of {', '.join(SCHEDULES)}, not {self.schedule!r}")
+        if not 0 < self.lr_decay <= 1 or self.min_lr < 0:
+            raise ConfigError("lr_decay must be in (0, 1] and min_lr not negative")
+        for name in ("steps", "val_every", "log_every", "accumulate", "decay_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1")
         if self.lr < 0 or self.warmup < 0 or self.workers < 0 or len(self.betas) != 2:

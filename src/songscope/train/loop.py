@@ -31,7 +31,7 @@ from ..errors import ConfigError, InputError
 from ..models.container import Checkpoint, save_checkpoint
 from .config import TrainConfig
 
-__all__ = ["TrainConfig", "TrainResult", "best_state", "seed_everything", "train_loop"]
+__all__ = ["TrainConfig", "TrainResult", "best_state", "lr_schedule", "seed_everything", "train_loop"]
 
 
 @dataclass
@@ -53,11 +53,19 @@ def seed_everything(seed: int) -> None:
     torch.manual_seed(seed)
 
 
-def _schedule(config: TrainConfig) -> Callable[[int], float]:
+def lr_schedule(config: TrainConfig) -> Callable[[int], float]:
+    """The learning-rate factor of each step: linear warm-up, then the config's ``schedule``."""
+    floor = config.min_lr / config.lr if config.lr > 0 else 0.0
+
     def factor(step: int) -> float:
         if step < config.warmup:
             return (step + 1) / max(1, config.warmup)
-        progress = (step - config.warmup) / max(1, config.steps - config.warmup)
+        after = step - config.warmup
+        if config.schedule == "exponential":
+            return max(floor, config.lr_decay ** (after // config.decay_every))
+        if config.schedule == "constant":
+            return 1.0
+        progress = after / max(1, config.steps - config.warmup)
         return 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
     return factor
 
@@ -165,7 +173,7 @@ def train_loop(model: torch.nn.Module, data: Any,
     device = next(model.parameters()).device
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = _optimizer(params, config)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, _schedule(config))
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_schedule(config))
     use_amp = config.amp and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
     start, best_loss, best_step, bad_validations = 0, math.inf, -1, 0
