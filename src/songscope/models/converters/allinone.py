@@ -1,11 +1,11 @@
 """allin1's released All-In-One checkpoints (``harmonix-fold0-0vra4ys2.pth`` ... ``harmonix-fold7-*.pth``
 on the Hugging Face hub repository ``taejunkim/allinone``).
 
-allin1's ``models/loaders.py`` reads such a file as ``checkpoint = torch.load(path)``,
-``AllInOne(OmegaConf.create(checkpoint["config"]))`` and ``load_state_dict(checkpoint["state_dict"])``:
+allin1's ``models/loaders.py`` unpickles such a file with torch's default loader and builds
+``AllInOne(OmegaConf.create(checkpoint["config"]))``, then ``load_state_dict(checkpoint["state_dict"])``:
 two entries, allin1's ``Config`` (with its ``data`` section) and the network's weights under allin1's
 parameter names, which songscope's network shares. The file is opened like every model file, with
-``torch.load(weights_only=True)``: a config stored as a plain dict reads as it is; a config pickled
+torch's weights-only loader: a config stored as a plain dict reads as it is; a config pickled
 as an OmegaConf object is refused before anything runs (``refused: it would call
 omegaconf.dictconfig.DictConfig``). Such a file has to be re-saved, where it is trusted, with
 ``torch.save({"config": OmegaConf.to_container(c["config"]), "state_dict": c["state_dict"]}, path)``.

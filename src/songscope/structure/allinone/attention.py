@@ -60,7 +60,9 @@ def _gather(tensor: torch.Tensor, tables: list[tuple[torch.Tensor, torch.Tensor,
             slot: tuple[int, ...]) -> torch.Tensor:
     """(B, H, *S, C) -> the key (or value) at window ``slot`` of every position, (B, H, *S, C)."""
     for axis, ((keys, _, _), r) in enumerate(zip(tables, slot)):
-        tensor = tensor.index_select(2 + axis, keys[:, r])
+        shape = tensor.shape  # selecting along the middle of a 3-D view is much faster than along dim 2 + axis
+        tensor = tensor.reshape(-1, shape[2 + axis], shape[2 + axis:].numel() // shape[2 + axis])
+        tensor = tensor.index_select(1, keys[:, r]).reshape(shape)
     return tensor
 
 

@@ -84,7 +84,7 @@ class _NeighborhoodSelfAttention(nn.Module):
 
     def _heads(self, x: torch.Tensor) -> torch.Tensor:
         """(B, *S, H * D) -> (B, H, *S, D)."""
-        return x.view(*x.shape[:-1], self.num_heads, self.head_size).movedim(-2, 1)
+        return x.view(*x.shape[:-1], self.num_heads, self.head_size).movedim(-2, 1).contiguous()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, *S, dim) -> (B, *S, dim)."""
