@@ -2,6 +2,11 @@
 the post-processing on activations with known answers, the engine through ``songscope analyze``
 and the catalogued names offline.
 
+``fixtures/allinone/allin1_postprocessing.json`` holds what allin1 1.1.0's own post-processing
+(``postprocessing/metrical.py`` with madmom 0.16.1's ``DBNDownBeatTrackingProcessor``,
+``functional.py``, ``tempo.py``; unmodified, run outside this repository) finds in the logits of
+:func:`synthetic_logits` with ``best_threshold_downbeat`` 0.24.
+
 ``fixtures/allinone/allin1_outputs.npz``, ``allin1_config.json`` and ``allin1_state_shapes.json``
 were made outside this repository by running allin1 1.1.0's own ``AllInOne`` (its
 ``models/allinone.py`` and ``models/dinat.py``, unmodified; NATTEN, which does not install there,
@@ -16,6 +21,7 @@ from __future__ import annotations
 import json
 import sys
 import types
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +41,7 @@ from songscope.models.converters import read_checkpoint
 from songscope.result import Stems
 from songscope.structure.allinone import model as model_module
 from songscope.structure.allinone.config import AllInOneConfig
+from songscope.structure.allinone.family import ALLIN1_DBN, activations_from_logits, structure_from_activations
 from songscope.structure.allinone.model import AllInOne
 from songscope.structure.allinone.postprocess import beats_from_activations, boundary_frames, label_segments
 
@@ -86,7 +93,7 @@ def test_frame_embeddings_in_pieces_equal_one_pass(monkeypatch):
     with torch.no_grad():
         whole = net.embeddings(x)
         monkeypatch.setattr(model_module, "_EMBED_CHUNK", 7)
-        torch.testing.assert_close(net.embeddings(x), whole, rtol=0, atol=1e-6)
+        np.testing.assert_allclose(net.embeddings(x).numpy(), whole.numpy(), rtol=0, atol=1e-6)
 
 
 def _allin1_file(path: Path) -> Path:
@@ -147,6 +154,39 @@ def test_boundaries_are_the_clear_peaks_and_labels_the_mean_argmax():
     segments = label_segments(boundaries, label, 100.0)
     assert [(s.start, s.end, s.label) for s in segments] == [
         (lo / 100, hi / 100, name) for lo, hi, name in zip((0, *peaks), (*peaks, frames), names)]
+
+
+def synthetic_logits(seed: int) -> list[np.ndarray]:
+    """(beat, downbeat, section (T,), function (10, T)) float32 logits: noisy beats every
+    ``40 + 7 * seed`` frames, a downbeat every fourth, boundary bumps and label blocks."""
+    rng = np.random.default_rng(seed)
+    frames = 6000 + 500 * seed
+    period = 40 + 7 * seed
+    t = np.arange(frames)
+    phase = (t - 30) % period
+    beat = -4.0 + 7.0 * np.exp(-0.5 * (np.minimum(phase, period - phase) / 2.0) ** 2) + 0.8 * rng.standard_normal(frames)
+    bar = (t - 30) % (4 * period)
+    downbeat = (-5.0 + 7.0 * np.exp(-0.5 * (np.minimum(bar, 4 * period - bar) / 2.0) ** 2)
+                + 0.8 * rng.standard_normal(frames))
+    section = -6.0 + 0.7 * rng.standard_normal(frames)
+    cuts = np.sort(rng.choice(np.arange(300, frames - 300), size=5 + seed, replace=False))
+    for c in cuts:
+        section += 6.0 * np.exp(-0.5 * ((t - c) / 4.0) ** 2)
+    function = 0.5 * rng.standard_normal((10, frames))
+    for lo, hi in zip(np.r_[0, cuts], np.r_[cuts, frames]):
+        function[rng.integers(10), lo:hi] += 2.0
+    return [np.asarray(a, dtype=np.float32) for a in (beat, downbeat, section, function)]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_post_processing_equals_allin1s(seed):
+    expected = json.loads((FIXTURES / "allin1_postprocessing.json").read_text())[str(seed)]
+    activations = activations_from_logits(*(torch.from_numpy(a) for a in synthetic_logits(seed)))
+    result = structure_from_activations(activations, replace(ALLIN1_DBN, threshold=0.24), AllInOneConfig())
+    np.testing.assert_allclose(result.beats.beats, expected["beats"], atol=1e-9)
+    assert result.beats.positions.tolist() == expected["beat_positions"]
+    assert result.beats.bpm == expected["bpm"]
+    assert [[s.start, s.end, s.label] for s in result.segments] == expected["segments"]
 
 
 def test_bpm_is_allin1s_most_common_rounded_tempo():

@@ -57,4 +57,4 @@ def test_batches_of_stems_are_computed_alike():
     x = torch.from_numpy(np.stack(list(signals().values())[:1] * 3).astype(np.float32))
     batch = log_spectrogram(x)
     assert batch.shape == (3, 100, 81)
-    torch.testing.assert_close(batch[1], log_spectrogram(x[1]))
+    np.testing.assert_allclose(batch[1].numpy(), log_spectrogram(x[1]).numpy(), rtol=0, atol=1e-6)

@@ -31,7 +31,8 @@ if TYPE_CHECKING:
     from ...models.container import Checkpoint
     from .model import AllInOne
 
-__all__ = ["ALLIN1_DBN", "AllInOneEngine", "FAMILIES", "combine", "stem_spectrograms"]
+__all__ = ["ALLIN1_DBN", "AllInOneEngine", "FAMILIES", "activations_from_logits", "combine", "stem_spectrograms",
+           "structure_from_activations"]
 
 #: The decoder allin1 runs (madmom's ``DBNDownBeatTrackingProcessor(beats_per_bar=[3, 4], fps=100)``);
 #: the threshold is each checkpoint's ``best_threshold_downbeat``.
@@ -65,6 +66,28 @@ def _as_numpy(tensor: "torch.Tensor") -> np.ndarray:
     return tensor.detach().float().cpu().numpy()
 
 
+def activations_from_logits(beat: "torch.Tensor", downbeat: "torch.Tensor", section: "torch.Tensor",
+                            function: "torch.Tensor") -> dict[str, np.ndarray]:
+    """allin1's activations (its ``compute_activations``): sigmoids of the (T,) beat, downbeat and
+    section logits as ``beat``, ``downbeat``, ``segment``; the softmax over the 10 labels of the
+    (10, T) function logits as ``label``; float32."""
+    import torch
+
+    return {"beat": _as_numpy(torch.sigmoid(beat)), "downbeat": _as_numpy(torch.sigmoid(downbeat)),
+            "segment": _as_numpy(torch.sigmoid(section)), "label": _as_numpy(torch.softmax(function, dim=0))}
+
+
+def structure_from_activations(activations: dict[str, np.ndarray], dbn: DBNConfig, cfg: AllInOneConfig,
+                               embeddings: np.ndarray | None = None,
+                               features: dict[str, np.ndarray] | None = None) -> StructureResult:
+    """Beats (``dbn``), sections and labels from :func:`activations_from_logits`' output, as allin1
+    post-processes them (see :mod:`~songscope.structure.allinone.postprocess`)."""
+    beats = beats_from_activations(activations["beat"], activations["downbeat"], dbn)
+    boundaries = boundary_frames(activations["segment"], cfg.min_hops_per_beat, cfg.fps)
+    segments = label_segments(boundaries, activations["label"], cfg.fps)
+    return StructureResult(beats, segments, activations, embeddings, features or {})
+
+
 @dataclass
 class AllInOneEngine:
     """Engine: stems -> :class:`~songscope.result.StructureResult` through one All-In-One network or
@@ -96,19 +119,12 @@ class AllInOneEngine:
         with torch.inference_mode():
             spectrograms = stem_spectrograms(audio, self.cfg, self.device)
             outputs = [model(spectrograms) for model in self.models]
-            mean = {k: torch.stack([getattr(o, k) for o in outputs]).mean(dim=0)[0]
-                    for k in ("beat", "downbeat", "section", "function")}
-            activations = {"beat": _as_numpy(torch.sigmoid(mean["beat"])),
-                           "downbeat": _as_numpy(torch.sigmoid(mean["downbeat"])),
-                           "segment": _as_numpy(torch.sigmoid(mean["section"])),
-                           "label": _as_numpy(torch.softmax(mean["function"], dim=0))}
+            mean = [torch.stack([getattr(o, k) for o in outputs]).mean(dim=0)[0]
+                    for k in ("beat", "downbeat", "section", "function")]
             embeddings = [_as_numpy(o.embeddings[0]) for o in outputs]
-        beats = beats_from_activations(activations["beat"], activations["downbeat"], self.dbn)
-        boundaries = boundary_frames(activations["segment"], self.cfg.min_hops_per_beat, self.cfg.fps)
-        segments = label_segments(boundaries, activations["label"], self.cfg.fps)
+            features = {"spectrogram": _as_numpy(spectrograms[0]), "fps": np.float32(self.cfg.fps)}
         stacked = embeddings[0] if len(embeddings) == 1 else np.stack(embeddings, axis=-1)
-        return StructureResult(beats, segments, activations, stacked,
-                               {"spectrogram": _as_numpy(spectrograms[0]), "fps": np.float32(self.cfg.fps)})
+        return structure_from_activations(activations_from_logits(*mean), self.dbn, self.cfg, stacked, features)
 
 
 def _threshold(configs: list[AllInOneConfig]) -> float:
