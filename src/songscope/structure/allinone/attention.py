@@ -66,10 +66,11 @@ def _gather(tensor: torch.Tensor, tables: list[tuple[torch.Tensor, torch.Tensor,
     return tensor
 
 
-def _axis_tables(shape: torch.Size, kernel_size: int, dilation: int, device: torch.device):
+def _axis_tables(shape: torch.Size, kernel_size: int, dilation: int,
+                 device: torch.device) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
     if kernel_size % 2 != 1 or kernel_size < 1 or dilation < 1:
         raise ConfigError(f"neighborhood attention needs an odd kernel size and dilation >= 1, "
-                         f"got {kernel_size} and {dilation}")
+                          f"got {kernel_size} and {dilation}")
     return [neighborhoods(n, kernel_size, dilation, device) for n in shape]
 
 
