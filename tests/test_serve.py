@@ -325,9 +325,11 @@ def test_loopback_needs_no_token_but_refuses_other_sites(server, library):
     rebound = _get(server, "/api/tracks", headers={"Host": "attacker.example:80"})
     assert rebound.status_code == 403  # a DNS-rebinding page reaches 127.0.0.1 under its own name
     before = _uploads(library)
-    cross = httpx.post(server.url + "/api/upload", content=_wav_bytes(np.zeros(SR)), timeout=30,
-                       headers={"Origin": "https://attacker.example"})
-    assert cross.status_code == 403 and _uploads(library) == before
+    for origin in ("https://attacker.example", "null", "http://[::1"):  # "null": a sandboxed frame or file://
+        cross = httpx.post(server.url + "/api/upload", content=_wav_bytes(np.zeros(SR)), timeout=30,
+                           headers={"Origin": origin})
+        assert cross.status_code == 403 and _uploads(library) == before, origin
+    assert _get(server, "/api/tracks", headers={"Host": "[::1"}).status_code == 403
     same = _get(server, "/api/tracks", headers={"Origin": server.url})
     assert same.status_code == 200
 

@@ -16,7 +16,7 @@ import uuid
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Any, AsyncIterator, Iterator
+from typing import Any, AsyncIterator
 
 from fastapi import FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
@@ -82,10 +82,9 @@ def create_app(settings: ServeSettings) -> RequestGuard:
 
     app = FastAPI(title="songscope", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
 
-    @contextlib.contextmanager
-    def catalog() -> Iterator[Catalog]:
-        with Catalog(settings.catalog) as opened:
-            yield opened
+    def catalog() -> Catalog:
+        """The catalog, opened for one request (a connection per thread; WAL lets jobs write meanwhile)."""
+        return Catalog(settings.catalog)
 
     def found(catalog: Catalog, track_id: int) -> tuple[Path, str]:
         track = catalog.track(track_id)

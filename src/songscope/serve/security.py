@@ -121,11 +121,11 @@ class RequestGuard:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         host = headers.get("host", "")
         origin = headers.get("origin")
-        if origin is not None and origin != "null" and urlsplit(origin).netloc.lower() != host.lower():
+        if origin is not None and _netloc(origin) != host.lower():
             await _refuse(send, 403, "cross-site request refused")
             return
         if self.token is None:
-            if not is_loopback(urlsplit(f"//{host}").hostname or ""):
+            if not is_loopback(_hostname(host)):
                 await _refuse(send, 403, "this server answers only requests addressed to this machine")
                 return
             await self.app(scope, receive, send)
@@ -153,6 +153,22 @@ class RequestGuard:
             await send(message)
 
         await self.app(scope, receive, send_with_cookie)
+
+
+def _netloc(url: str) -> str | None:
+    """``host[:port]`` of a URL (an ``Origin`` header), lower-case; None when it has none or is malformed."""
+    try:
+        return urlsplit(url).netloc.lower() or None
+    except ValueError:
+        return None
+
+
+def _hostname(host: str) -> str:
+    """The name or address in a ``Host`` header (port and IPv6 brackets removed); "" when malformed."""
+    try:
+        return urlsplit(f"//{host}").hostname or ""
+    except ValueError:
+        return ""
 
 
 async def _refuse(send: Send, status: int, detail: str, extra: tuple[tuple[bytes, bytes], ...] = ()) -> None:
