@@ -447,6 +447,8 @@ def test_track_page_in_headless_chromium(server, library, tmp_path):
             assert start - 0.01 <= position < start + 1.0
             page.wait_for_function(f"document.getElementById('player').currentTime > {start + 0.3}", timeout=15000)
             assert page.evaluate("document.getElementById('player').paused") is False
+            page.check("#clicks")  # WebAudio clicks scheduled from the beats while it plays
+            page.wait_for_timeout(500)
             assert page.locator("#stems .empty").inner_text().startswith("No stems")
             page.screenshot(path=str(tmp_path / "track.png"), full_page=True)
             print(f"screenshots: {tmp_path / 'library.png'}, {tmp_path / 'track.png'}")
