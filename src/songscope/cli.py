@@ -478,6 +478,33 @@ def _library_export(catalog, args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_serve(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="browse a catalog in the browser: library page, track viewer, JSON API",
+                       description="Serve a catalog (or a folder: its songscope.db, with the folder's audio added) "
+                                   "over HTTP: a library page, a track viewer with waveform, beats, sections and "
+                                   "playback, uploads analysed in the background, and the JSON API under /api/. "
+                                   "Listens on 127.0.0.1 unless --host says otherwise; beyond loopback every "
+                                   "request needs the token.")
+    p.add_argument("target", nargs="?", type=Path, default=None, metavar="CATALOG_OR_FOLDER",
+                   help="a catalog file or a music folder (default ./songscope.db)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1, this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="TCP port (default 8000; 0 picks a free one)")
+    p.add_argument("--token", default=None,
+                   help="require this token from every request (generated and printed when --host is not loopback)")
+    p.add_argument("--data-dir", type=Path, default=None,
+                   help="where uploads are stored (default <catalog name>.serve next to the catalog)")
+    p.add_argument("--max-upload", type=float, default=200.0, metavar="MB", help="upload size limit in MiB (default 200)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no summary of the catalog")
+    p.set_defaults(run=_run_serve)
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    from .serve import run_server
+
+    return run_server(args.target, host=args.host, port=args.port, token=args.token, data_dir=args.data_dir,
+                      max_upload=int(args.max_upload * 1024 * 1024), quiet=args.quiet, progress=_bars_wanted(args))
+
+
 def _check_jobs(jobs: int | None) -> None:
     if jobs is not None and jobs < 1:
         raise InputError("--jobs must be at least 1")
@@ -516,6 +543,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_synth(sub)
     _add_models(sub)
     _add_library(sub)
+    _add_serve(sub)
     return parser
 
 
