@@ -99,18 +99,19 @@ def feature_frames(path: str | Path) -> int:
 
 def read_data_hparams(path: str | Path | None) -> CoverHunterConfig:
     """CoverHunterMPS's data-preparation ``hparams.yaml`` (``fmin``, ``n_bins``,
-    ``bins_per_octave``, ``aug_speed_mode``, ``add_noise``, the four split fractions, ``seed``);
-    None gives the defaults (no augmentation, everything in ``train.txt``). ``input_dim`` follows
-    ``n_bins`` when the file does not set it.
+    ``bins_per_octave``, ``aug_speed_mode``, ``add_noise``, the four split fractions, ``seed``),
+    or a training config holding those keys too (YAML, TOML or JSON; its songscope ``train``
+    table and ``family`` are not read here); None gives the defaults (no augmentation,
+    everything in ``train.txt``). ``input_dim`` follows ``n_bins`` when the file does not set it.
 
     Raises:
-        ConfigError: see :func:`songscope.covers.config.load_yaml` and ``CoverHunterConfig``.
+        ConfigError: a missing or unreadable file, an unknown key, a bad value.
     """
-    from .config import load_yaml
+    from ..train.config import read_settings
 
     if path is None:
         return CoverHunterConfig()
-    data = load_yaml(path)
+    data = {k: v for k, v in read_settings(path).items() if k not in ("train", "family")}
     if "n_bins" in data and "input_dim" not in data:
         data["input_dim"] = data["n_bins"]
     return CoverHunterConfig.from_hparams(data, path)

@@ -15,7 +15,7 @@ from typing import Any, Mapping, TypeVar
 
 from ..errors import ConfigError
 
-__all__ = ["OPTIMIZERS", "SCHEDULES", "TrainConfig", "build_config", "read_config_file", "read_settings"]
+__all__ = ["OPTIMIZERS", "SCHEDULES", "TrainConfig", "build_config", "read_config_file", "read_settings", "read_yaml"]
 
 #: Optimisers a config can choose.
 OPTIMIZERS = ("adamw", "adam", "sgd")
@@ -129,6 +129,29 @@ def build_config(cls: type[T], data: Mapping[str, Any], source: object = "config
         raise ConfigError(f"{source}: {exc}") from None
 
 
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """The mapping a YAML file holds (empty for an empty file).
+
+    Raises:
+        ConfigError: missing file, no PyYAML, a YAML syntax error, or not a mapping (one line each).
+    """
+    path = Path(path)
+    try:
+        import yaml
+    except ImportError:
+        raise ConfigError(f"{path}: reading YAML needs PyYAML: pip install 'songscope[neural]'") from None
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such config file")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"{path}: not valid YAML ({first})") from None
+    if data is not None and not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings")
+    return data or {}
+
+
 def read_settings(path: str | Path) -> dict[str, Any]:
     """The mapping a TOML, JSON or YAML (``.yaml`` / ``.yml``, CoverHunterMPS's ``hparams.yaml``)
     settings file holds, as written (an empty YAML file is an empty mapping).
@@ -137,6 +160,8 @@ def read_settings(path: str | Path) -> dict[str, Any]:
         ConfigError: missing file, no PyYAML for a YAML file, a syntax error, or not a mapping.
     """
     path = Path(path)
+    if path.suffix in (".yaml", ".yml"):
+        return read_yaml(path)
     if not path.is_file():
         raise ConfigError(f"{path}: no such config file")
     text = path.read_text(encoding="utf-8")
@@ -147,17 +172,6 @@ def read_settings(path: str | Path) -> dict[str, Any]:
             except ImportError:  # Python 3.10
                 import tomli as tomllib
             data = tomllib.loads(text)
-        elif path.suffix in (".yaml", ".yml"):
-            try:
-                import yaml
-            except ImportError:
-                raise ConfigError(f"{path}: reading YAML needs PyYAML: pip install 'songscope[neural]'") from None
-            try:
-                data = yaml.safe_load(text)
-            except yaml.YAMLError as exc:
-                first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                raise ConfigError(f"{path}: not valid YAML ({first})") from None
-            data = {} if data is None else data
         else:
             data = json.loads(text)
     except ValueError as exc:
