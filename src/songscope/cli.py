@@ -227,6 +227,10 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, default=None, help="optimisation steps (overrides the config)")
     p.add_argument("-d", "--device", default=None, help="cpu, cuda or mps (default: the config, else best available)")
     p.add_argument("--restart", action="store_true", help="ignore last.pt in the run folder and start afresh")
+    p.add_argument("--tune", type=Path, default=None, metavar="FILE",
+                   help="hyper-parameter search from a tuning file (coverhunter: CoverHunterMPS's hp_tuning.yaml)")
+    p.add_argument("--prod", action="store_true",
+                   help="production training (coverhunter: k folds, then all the data; resumes where it stopped)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=_run_train)
 
@@ -234,10 +238,18 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 def _run_train(args: argparse.Namespace) -> int:
     from .train.run import train_model
 
-    result, model_path = train_model(args.name, args.config, data=args.data, out_dir=args.out_dir, steps=args.steps,
-                               device=args.device, restart=args.restart, progress=_bars_wanted(args))
+    result, written = train_model(args.name, args.config, data=args.data, out_dir=args.out_dir, steps=args.steps,
+                                  device=args.device, restart=args.restart, progress=_bars_wanted(args),
+                                  tune=args.tune, prod=args.prod)
+    if result is None:  # a search: its summary
+        sys.stdout.write(written.read_text(encoding="utf-8"))
+        print(f"summary: {written}")
+        return 0
     print(f"trained {result.step} steps (best validation loss {result.best_loss:.4f} at step {result.best_step}"
-          f"{', stopped early' if result.stopped_early else ''}); model: {model_path}")
+          f"{', stopped early' if result.stopped_early else ''}); model: {written}")
+    report = written.parent / "prod_report.txt"
+    if args.prod and report.exists():
+        sys.stdout.write(report.read_text(encoding="utf-8"))
     return 0
 
 
@@ -320,6 +332,47 @@ def _run_synth(args: argparse.Namespace) -> int:
                                  args.sample_rate, args.soundfont, progress=lambda done, total: bar.update(1))
     print(f"wrote {args.works * args.versions} tracks; manifest: {manifest}")
     return 0
+
+
+def _add_covers(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("covers", help="cover-song identification: training data, fingerprints, searches",
+                       description="Cover-song identification with CoverHunter models. `covers ACTION -h` for help.")
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    features = actions.add_parser(
+        "features", help="CoverHunterMPS training data: features, full.txt, train/val/test splits",
+        description="Do what CoverHunterMPS's tools/extract_csi_features.py does: speed variants, CQT features "
+                    "(OUT/cqt_feat/<perf>.cqt.npy), full.txt, work_id.map and the train/val/test split by work. "
+                    "Features that exist are not computed again.")
+    features.add_argument("dataset", type=Path,
+                          help="CoverHunterMPS's dataset.txt, or a folder of audio with a CSV of path,work rows")
+    features.add_argument("out", type=Path, help="output folder (their feat_dir)")
+    features.add_argument("--works", type=Path, default=None,
+                          help="with a folder: the CSV of path,work rows (default DATASET/works.csv)")
+    features.add_argument("--hparams", type=Path, default=None,
+                          help="data-preparation hparams.yaml (fmin, n_bins, aug_speed_mode, add_noise, split "
+                               "fractions, seed; default OUT/hparams.yaml, else the dataset's folder's, else none)")
+    features.add_argument("-j", "--jobs", type=int, default=1, help="worker processes (default 1)")
+    features.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no summary")
+    features.set_defaults(run=_run_covers_features)
+
+
+def _run_covers_features(args: argparse.Namespace) -> int:
+    from .covers.dataset import prepare_features, read_data_hparams
+
+    _check_jobs(args.jobs)
+    hparams = args.hparams
+    if hparams is None:
+        folder = args.dataset if args.dataset.is_dir() else args.dataset.parent
+        hparams = next((p for p in (args.out / "hparams.yaml", folder / "hparams.yaml") if p.is_file()), None)
+    report = prepare_features(args.dataset, args.out, read_data_hparams(hparams), works_csv=args.works,
+                              jobs=args.jobs, progress=_bars_wanted(args))
+    for note in report.notes:
+        print(f"songscope: note: {note}", file=sys.stderr)
+    if not args.quiet:
+        splits = ", ".join(f"{name} {count}" for name, count in report.splits.items())
+        print(f"{report.full}: {report.lines} lines of {report.works} works ({report.computed} features computed); "
+              f"{splits}; {len(report.test_only_works)} test-only works")
+    return _report_failures(report.failures, report.performances + len(report.failures))
 
 
 def _add_models(sub: argparse._SubParsersAction) -> None:
@@ -541,6 +594,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     _add_evaluate(sub)
     _add_synth(sub)
+    _add_covers(sub)
     _add_models(sub)
     _add_library(sub)
     _add_serve(sub)
