@@ -77,3 +77,37 @@ def test_fragments_follow_the_rules():
     assert list(salient_fragments(loud[0], SR, SADConfig(window_seconds=4, hop=1.0))) == [0, 4 * SR, 8 * SR]
     with pytest.raises(ConfigError):
         SADConfig(hop=0)
+
+
+def _chunk_start(wave: np.ndarray, chunk: np.ndarray) -> int:
+    """Where ``chunk`` (C, L) lies in ``wave`` (C, N): found by its first non-zero sample."""
+    first = int(np.flatnonzero(chunk[0])[0])
+    for start in np.flatnonzero(wave[0] == chunk[0, first]) - first:
+        if start >= 0 and np.array_equal(wave[:, start:start + chunk.shape[1]], chunk):
+            return int(start)
+    raise AssertionError("chunk not found in the stem")
+
+
+def test_training_chunks_come_from_the_salient_fragments(tmp_path):
+    import soundfile as sf
+
+    from songscope.separation.data import AugmentConfig, ChunkSampler, find_tracks
+
+    stems = sad_track(30.0)
+    folder = tmp_path / "train" / "sadtrack"
+    folder.mkdir(parents=True)
+    for name, wave in stems.items():
+        sf.write(folder / f"{name}.wav", wave.T, SR, subtype="FLOAT")
+    length, window = 3 * SR, 6 * SR
+    fragments = salient_fragments(stems["vocals"], SR)
+    assert 0 < len(fragments) < 9
+    for remix in (0.0, 1.0):  # one track for all stems, or each stem drawn on its own
+        augment = AugmentConfig(remix=remix, gain=(1.0, 1.0), channel_swap=0.0, activity="sad")
+        sampler = ChunkSampler(find_tracks(tmp_path / "train"), ("vocals",), length, 6, seed=1, augment=augment)
+        assert sampler.salient_starts(sampler.tracks[0], "vocals") == set(fragments.tolist())
+        _, targets = sampler.batch(0)
+        for chunk in targets[:, 0]:
+            start = _chunk_start(stems["vocals"], chunk)
+            assert any(f <= start <= f + window - length for f in fragments), start
+    with pytest.raises(ConfigError, match="activity must be rms or sad"):
+        AugmentConfig(activity="loud")
