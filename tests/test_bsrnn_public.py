@@ -15,6 +15,7 @@ OmegaConf ``DictConfig``), the logger's ``hparams.yaml``, and ``reference.npz``:
 (``wave``), their spectrograms (``spec``), the public model's output spectrograms (``out_spec``,
 eval mode) and their inverse STFT (``out_wave``). ``band_edges.npz``: the public ``freq2bands`` of
 the bandsplits of ``conf/model/bandsplitrnn{V7,bass,drums}.yaml`` at several (sample rate, n_fft).
+``tools/bsrnn_public_fixtures.py`` is that script (it rebuilds the files byte for byte in arrays).
 """
 
 from __future__ import annotations

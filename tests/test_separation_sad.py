@@ -6,7 +6,7 @@ and the public ``src/prepare_dataset.py`` (with its ``data/preprocessing.py`` SA
 read, musdb 0.4 and omegaconf installed) ran on them:
 ``python prepare_dataset.py -i DB -o OUT --subset test --sad-cfg-path conf/sad/default.yaml
 -t vocals bass drums other``. The npz holds, per stem, the start samples listed in its
-``<stem>_test.txt``.
+``<stem>_test.txt``. ``tools/bsrnn_public_fixtures.py`` rebuilds it.
 """
 
 from __future__ import annotations
