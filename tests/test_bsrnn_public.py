@@ -120,3 +120,10 @@ def test_settings_songscope_cannot_honour_are_refused(change, message):
     change(hparams)
     with pytest.raises(CheckpointError, match=message):
         bsrnn_config_from_hparams(hparams)
+
+
+def test_interpolations_resolve_as_omegaconf_does():
+    config = {"a": {"b": 1, "c": "${.b}", "d": {"e": "${..b}"}}, "f": "${a.c}", "g": "${oc.env:X}", "h": "${no.such}"}
+    resolved = resolve_interpolations(config)
+    assert resolved["a"]["c"] == 1 and resolved["a"]["d"]["e"] == 1 and resolved["f"] == 1
+    assert resolved["g"] == "${oc.env:X}" and resolved["h"] == "${no.such}"
