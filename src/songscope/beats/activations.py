@@ -21,7 +21,7 @@ from scipy.ndimage import maximum_filter1d, percentile_filter, uniform_filter1d
 
 from ..audio.features import ANALYSIS_SR, N_FFT, Features
 
-__all__ = ["beat_activation", "downbeat_activation", "onset_strength"]
+__all__ = ["audible_frames", "beat_activation", "downbeat_activation", "onset_strength"]
 
 _EPS = 1e-4
 
@@ -49,9 +49,16 @@ def onset_strength(features: Features) -> np.ndarray:
     return np.stack([diff[:, g].sum(axis=1) for g in groups], axis=1)
 
 
-def beat_activation(features: Features) -> np.ndarray:
-    """Beat probability per frame, (T,) in (0, 1), at ``features.fps``."""
-    flux = onset_strength(features)
+def audible_frames(features: Features, range_db: float = 50.0) -> np.ndarray:
+    """(T,) bool: frames within ``range_db`` of the recording's loud level (its 95th percentile
+    frame energy); the rest is silence and gives no beat evidence."""
+    return features.rms_db > (np.percentile(features.rms_db, 95) - range_db)
+
+
+def beat_activation(features: Features, flux: np.ndarray | None = None) -> np.ndarray:
+    """Beat probability per frame, (T,) in (0, 1), at ``features.fps`` (``flux``: the
+    :func:`onset_strength` of ``features`` when already computed)."""
+    flux = onset_strength(features) if flux is None else flux
     norm = np.empty_like(flux)
     for b in range(flux.shape[1]):
         scale = _running_scale(flux[:, b], features.fps)
@@ -59,9 +66,7 @@ def beat_activation(features: Features) -> np.ndarray:
     combined = norm @ np.array([0.45, 0.3, 0.25])
     local = uniform_filter1d(combined, size=int(0.3 * features.fps) | 1, mode="nearest")
     peaky = np.maximum(combined - local, 0.0)
-    # silent passages give no beat evidence at all
-    audible = features.rms_db > (np.percentile(features.rms_db, 95) - 50.0)
-    act = np.clip(peaky, 0.0, None) ** 1.5 * audible
+    act = np.clip(peaky, 0.0, None) ** 1.5 * audible_frames(features)
     return np.clip(act / (1.0 + act), _EPS, 1.0 - 2 * _EPS)
 
 

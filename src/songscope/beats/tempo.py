@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["tempo_from_activation", "bpm_from_beats", "bpm_mode"]
+__all__ = ["autocorrelation", "tempo_from_activation", "bpm_from_beats", "bpm_mode"]
+
+
+def autocorrelation(x: np.ndarray, max_lag: int) -> np.ndarray:
+    """Autocorrelation of ``x`` with its mean removed, lags ``0 .. max_lag`` ((max_lag + 1,)),
+    unnormalised (lag 0 holds the energy); zeros past the signal's length."""
+    x = np.asarray(x, dtype=float)
+    x = x - x.mean()
+    n = len(x)
+    spec = np.fft.rfft(x, 2 * n)
+    acf = np.fft.irfft(spec * np.conj(spec), 2 * n)[: max_lag + 1]
+    return np.pad(acf, (0, max_lag + 1 - len(acf)))
 
 
 def tempo_from_activation(activation: np.ndarray, fps: float = 100.0, min_bpm: float = 40.0,
@@ -27,14 +38,12 @@ def tempo_from_activation(activation: np.ndarray, fps: float = 100.0, min_bpm: f
         up to ``top`` pairs ``(bpm, relative strength)``, strongest first; strengths sum to 1.
     """
     x = np.asarray(activation, dtype=float)
-    x = x - x.mean()
     n = len(x)
     lag_lo = max(1, int(np.floor(60.0 * fps / max_bpm)))
     lag_hi = min(n - 1, int(np.ceil(60.0 * fps / min_bpm)))
-    if lag_hi <= lag_lo + 1 or not np.any(x):
+    if lag_hi <= lag_lo + 1 or not np.any(x - x.mean()):
         return []
-    spec = np.fft.rfft(x, 2 * n)
-    acf = np.fft.irfft(spec * np.conj(spec))[: lag_hi + 2]
+    acf = autocorrelation(x, lag_hi + 1)
     lags = np.arange(len(acf))
     with np.errstate(divide="ignore"):
         bpm = 60.0 * fps / lags

@@ -9,8 +9,9 @@ import numpy as np
 
 from ..audio.features import Features
 from ..result import BeatResult
-from .activations import beat_activation, downbeat_activation
+from .activations import audible_frames, beat_activation, downbeat_activation, onset_strength
 from .dbn import DBNConfig, decode_downbeats
+from .rhythm import BEAT_CONFIDENCE_THRESHOLD, rhythm_confidence
 from .tempo import bpm_from_beats
 
 __all__ = ["CLASSIC_DBN", "classic_dbn", "dbn_with_settings", "track_beats"]
@@ -42,14 +43,22 @@ def classic_dbn(settings: Mapping[str, Any]) -> DBNConfig:
 def track_beats(features: Features, config: DBNConfig = CLASSIC_DBN) -> BeatResult:
     """Track beats, downbeats and meter of a recording from its frame features.
 
+    A recording whose rhythm confidence (:func:`~songscope.beats.rhythm.rhythm_confidence`) is
+    below :data:`~songscope.beats.rhythm.BEAT_CONFIDENCE_THRESHOLD` gets no beats, meter 0 and
+    no tempo.
+
     Args:
         features: :class:`~songscope.audio.features.Features` at ``config.fps``.
         config: decoder settings (meters, tempo range, ...).
     """
-    beat = beat_activation(features)
+    flux = onset_strength(features)
+    beat = beat_activation(features, flux)
+    confidence = rhythm_confidence(flux, beat, audible_frames(features), features.fps)
     joint = downbeat_activation(features, beat)
+    if confidence < BEAT_CONFIDENCE_THRESHOLD:
+        return BeatResult(np.empty(0), np.empty(0, dtype=int), 0, None, joint, features.fps, confidence)
     decoded, path = decode_downbeats(joint, config)
     beats = decoded[:, 0] if len(decoded) else np.empty(0)
     positions = decoded[:, 1].astype(int) if len(decoded) else np.empty(0, dtype=int)
     meter = path.num_beats if path is not None and len(beats) else 0
-    return BeatResult(beats, positions, meter, bpm_from_beats(beats), joint, features.fps)
+    return BeatResult(beats, positions, meter, bpm_from_beats(beats), joint, features.fps, confidence)
