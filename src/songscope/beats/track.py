@@ -9,18 +9,19 @@ import numpy as np
 
 from ..audio.features import Features
 from ..result import BeatResult
-from .activations import audible_frames, beat_activation, downbeat_activation, onset_strength
-from .dbn import DBNConfig, decode_downbeats
+from .activations import audible_frames, beat_activation, onset_strength
+from .bars import downbeat_cue, downbeat_share
+from .dbn import DBNConfig, decode_beats, decode_downbeats
 from .rhythm import BEAT_CONFIDENCE_THRESHOLD, rhythm_confidence
-from .tempo import bpm_from_beats
+from .tempo import bpm_from_beats, comb_tempo_prior
 
 __all__ = ["CLASSIC_DBN", "classic_dbn", "dbn_with_settings", "track_beats"]
 
-#: Decoder settings of the classic engine: madmom's downbeat model plus a mild tempo
-#: preference around 110 BPM (the classic activations carry off-beat onsets that an
-#: unbiased decoder too often locks onto at double tempo).
-CLASSIC_DBN = DBNConfig(beats_per_bar=(3, 4), min_bpm=55.0, max_bpm=215.0, num_tempi=60,
-                        threshold=0.05, tempo_prior=(110.0, 0.7))
+#: Decoder settings of the classic engine: madmom's downbeat model; the tempo preference is
+#: not fixed but measured per recording (:func:`~songscope.beats.tempo.comb_tempo_prior`).
+CLASSIC_DBN = DBNConfig(beats_per_bar=(3, 4), min_bpm=55.0, max_bpm=215.0, num_tempi=60, threshold=0.05)
+#: tempo margin of the second pass around the first pass's beat intervals (5th-95th percentile)
+_TEMPO_MARGIN = 1.15
 
 
 def dbn_with_settings(base: DBNConfig, settings: Mapping[str, Any]) -> DBNConfig:
@@ -40,12 +41,25 @@ def classic_dbn(settings: Mapping[str, Any]) -> DBNConfig:
     return dbn_with_settings(CLASSIC_DBN, settings)
 
 
+def _second_pass_range(beats: np.ndarray, config: DBNConfig) -> DBNConfig:
+    """``config`` with its tempo range narrowed to the first pass's beat intervals (5th to 95th
+    percentile) widened by :data:`_TEMPO_MARGIN`."""
+    lo, hi = np.percentile(np.diff(beats), [5, 95])
+    min_bpm = max(config.min_bpm, 60.0 / (hi * _TEMPO_MARGIN))
+    max_bpm = min(config.max_bpm, 60.0 * _TEMPO_MARGIN / lo)
+    return replace(config, min_bpm=min_bpm, max_bpm=max(max_bpm, min_bpm * 1.05))
+
+
 def track_beats(features: Features, config: DBNConfig = CLASSIC_DBN) -> BeatResult:
     """Track beats, downbeats and meter of a recording from its frame features.
 
-    A recording whose rhythm confidence (:func:`~songscope.beats.rhythm.rhythm_confidence`) is
-    below :data:`~songscope.beats.rhythm.BEAT_CONFIDENCE_THRESHOLD` gets no beats, meter 0 and
-    no tempo.
+    Two passes: the beat activation decoded alone (one beat per bar, the whole tempo range,
+    a tempo preference from the recording's own periodicity) gives beats; a downbeat cue
+    measured between those beats (:mod:`~songscope.beats.bars`) splits the activation into
+    [beat, downbeat], and the bar-pointer DBN decodes beats, downbeats and meter jointly from it
+    within the first pass's tempo range. A recording whose rhythm confidence
+    (:func:`~songscope.beats.rhythm.rhythm_confidence`) is below
+    :data:`~songscope.beats.rhythm.BEAT_CONFIDENCE_THRESHOLD` gets no beats, meter 0 and no tempo.
 
     Args:
         features: :class:`~songscope.audio.features.Features` at ``config.fps``.
@@ -54,10 +68,16 @@ def track_beats(features: Features, config: DBNConfig = CLASSIC_DBN) -> BeatResu
     flux = onset_strength(features)
     beat = beat_activation(features, flux)
     confidence = rhythm_confidence(flux, beat, audible_frames(features), features.fps)
-    joint = downbeat_activation(features, beat)
-    if confidence < BEAT_CONFIDENCE_THRESHOLD:
+    prior = comb_tempo_prior(beat, features.fps)
+    first = (decode_beats(beat, replace(config, beats_per_bar=(1,)), prior)
+             if confidence >= BEAT_CONFIDENCE_THRESHOLD else np.empty(0))
+    if len(first) < 3:
+        joint = np.stack([beat, np.zeros_like(beat)], axis=1)
         return BeatResult(np.empty(0), np.empty(0, dtype=int), 0, None, joint, features.fps, confidence)
-    decoded, path = decode_downbeats(joint, config)
+    frames = np.round(first * features.fps).astype(np.int64)
+    share = downbeat_share(downbeat_cue(features, flux[:, 0], frames), frames, len(beat))
+    joint = np.stack([beat * (1.0 - share), beat * share], axis=1)
+    decoded, path = decode_downbeats(joint, _second_pass_range(first, config), prior)
     beats = decoded[:, 0] if len(decoded) else np.empty(0)
     positions = decoded[:, 1].astype(int) if len(decoded) else np.empty(0, dtype=int)
     meter = path.num_beats if path is not None and len(beats) else 0
