@@ -14,9 +14,9 @@ next beat (beat-synchronous), and four cues that tend to peak on the first beat 
 
 Each cue is standardised over the recording (median and median absolute deviation, so a few
 extreme beats do not set the scale), and their mean ``z`` becomes the probability that the beat
-is a downbeat, ``sigmoid(z + logit(prior))``. Frames near each beat carry that probability as the
-downbeat share of the beat activation; the DBN then weighs it against the beat evidence and
-the meter.
+is a downbeat, ``sigmoid(z + logit(prior))``. Frames near each beat carry that probability's
+likelihood ratio against the prior as the [beat, downbeat] observation densities; the DBN then
+weighs them against the beat evidence and the meter.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import numpy as np
 
 from ..audio.features import Features
 
-__all__ = ["beat_synchronous", "downbeat_cue", "downbeat_share"]
+__all__ = ["beat_synchronous", "choose_meter", "downbeat_cue", "downbeat_densities", "lag_similarity"]
 
 _BASS_HZ = 160.0
 _PRIOR = 0.3  # share of beats that are downbeats, between 3/4 and 4/4 (1/3 and 1/4)
@@ -92,14 +92,61 @@ def downbeat_cue(features: Features, low_flux: np.ndarray, frames: np.ndarray) -
     return np.mean([_robust_z(c) for c in cues], axis=0)
 
 
-def downbeat_share(cue: np.ndarray, frames: np.ndarray, num_frames: int) -> np.ndarray:
-    """Per-frame downbeat share of the beat activation, (T,) in (0, 1): each beat's
-    ``sigmoid(cue + logit(prior))`` on the frames within a quarter beat of it, the prior elsewhere."""
-    prob = 1.0 / (1.0 + np.exp(-(cue + np.log(_PRIOR / (1.0 - _PRIOR)))))
-    share = np.full(num_frames, _PRIOR)
-    if len(frames) < 2:
-        return share
-    reach = max(1, int(0.25 * np.median(np.diff(frames))))
-    for f, p in zip(frames, prob):
-        share[max(f - reach, 0):f + reach + 1] = p
-    return share
+def downbeat_densities(beat: np.ndarray, cue: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    """[beat, downbeat] observation densities per frame, (T, 2), for the bar-pointer DBN.
+
+    Each beat's downbeat probability ``p = sigmoid(cue + logit(prior))`` holds on the frames
+    within a quarter beat of it (the prior elsewhere). The densities are the beat activation
+    times the likelihood ratios ``p / prior`` (downbeat) and ``(1 - p) / (1 - prior)`` (other
+    beats), so a cue at its prior leaves the beat evidence exactly as the beat-only model sees
+    it; they are capped below 1.
+
+    Args:
+        beat: (T,) beat activation. cue: (N,) :func:`downbeat_cue`. frames: (N,) beat frames.
+    """
+    prob = np.full(len(beat), _PRIOR)
+    if len(frames) > 1:
+        reach = max(1, int(0.25 * np.median(np.diff(frames))))
+        for f, p in zip(frames, 1.0 / (1.0 + np.exp(-(cue + np.log(_PRIOR / (1.0 - _PRIOR)))))):
+            prob[max(f - reach, 0):f + reach + 1] = p
+    ratios = np.stack([(1.0 - prob) / (1.0 - _PRIOR), prob / _PRIOR], axis=1)
+    return np.minimum(beat[:, None] * ratios, 1.0 - 1e-6)
+
+
+def lag_similarity(features: Features, flux: np.ndarray, frames: np.ndarray, lags: np.ndarray) -> np.ndarray:
+    """How alike beats ``L`` apart are, for each lag ``L`` in ``lags``: the mean cosine similarity
+    (features centred over the recording) of beat-synchronous chroma, of MFCCs and of the onset
+    pattern inside the beat (band flux at quarter-beat steps), averaged over the three; (len(lags),),
+    NaN for lags too long for the recording.
+
+    Args:
+        features: frame features. flux: (T, bands) onset strength. frames: (N,) beat frames.
+        lags: (L,) positive lags in beats.
+    """
+    quarter = np.round(np.interp(np.arange(0, len(frames) - 1, 0.25), np.arange(len(frames)), frames)).astype(np.int64)
+    pattern = beat_synchronous(flux, quarter)
+    pattern = pattern[: len(pattern) // 4 * 4].reshape(-1, 4 * flux.shape[1])
+    out = np.zeros(len(lags))
+    for x in (beat_synchronous(np.sqrt(features.chroma), frames), beat_synchronous(features.mfcc[:, 1:], frames), pattern):
+        x = x - x.mean(axis=0)
+        x = x / (np.linalg.norm(x, axis=1, keepdims=True) + 1e-9)
+        out += [np.mean((x[:-lag] * x[lag:]).sum(axis=1)) if len(x) > lag else np.nan for lag in lags]
+    return out / 3.0
+
+
+def choose_meter(features: Features, flux: np.ndarray, frames: np.ndarray, candidates: tuple[int, ...]) -> tuple[int, ...]:
+    """The meters worth decoding: triple or duple by the bar periodicity, or all ``candidates``.
+
+    When the candidates hold 3 and a duple meter (2 or 4), bars of three beats repeat at lags 3
+    and 6, bars of four at lags 4 and 8: the meter whose two lags are the more alike wins
+    (:func:`lag_similarity`). Duple is 4 when 4 is a candidate (a 2/4 or 6/8 bar read as two beats
+    then shows up as half a 4/4 bar; the beat periodicity alone cannot tell the two apart).
+    With other candidates, or too few beats, every candidate is returned for the DBN to decide.
+    """
+    duple = [m for m in candidates if m in (2, 4)]
+    if 3 not in candidates or not duple or set(candidates) - {2, 3, 4}:
+        return tuple(candidates)
+    sim = lag_similarity(features, flux, frames, np.array([3, 4, 6, 8]))
+    if not np.all(np.isfinite(sim)):
+        return tuple(candidates)
+    return (3,) if sim[0] + sim[2] > sim[1] + sim[3] else (max(duple),)

@@ -352,13 +352,17 @@ def decode_beats(activations: np.ndarray, config: DBNConfig | None = None,
 
 
 def decode_downbeats(activations: np.ndarray, config: DBNConfig | None = None,
-                     tempo_prior: TempoPrior | None = None) -> tuple[np.ndarray, DecodedPath | None]:
+                     tempo_prior: TempoPrior | None = None,
+                     no_beat: np.ndarray | None = None) -> tuple[np.ndarray, DecodedPath | None]:
     """Beats with their position in the bar (madmom ``DBNDownBeatTrackingProcessor``).
 
     Args:
-        activations: (T, 2) per-frame probabilities of [beat (not downbeat), downbeat].
+        activations: (T, 2) per-frame observation densities of [beat (not downbeat), downbeat]
+            (probabilities in madmom's model).
         config: model settings (meters, tempo range, ...).
         tempo_prior: a per-recording tempo preference, added to the config's.
+        no_beat: (T,) density of the observation outside beat regions; default (madmom's)
+            ``1 - activations.sum(axis=1)``.
 
     Returns:
         ``(beats, path)``: beats is (N, 2) of [time in seconds, position in bar starting
@@ -366,14 +370,16 @@ def decode_downbeats(activations: np.ndarray, config: DBNConfig | None = None,
     """
     config = config or DBNConfig()
     act = _validate(activations, 2)
+    outside = 1.0 - act.sum(axis=1) if no_beat is None else _validate(no_beat, 1)
     act, offset = _crop(act, config.threshold)
     if not act.any():
         return np.empty((0, 2)), None
+    outside = outside[offset:offset + len(act)]
     intervals = beat_intervals(60.0 * config.fps / config.max_bpm,
                                60.0 * config.fps / config.min_bpm, config.num_tempi)
     with np.errstate(divide="ignore"):
         log_obs = np.stack([
-            np.log((1.0 - act.sum(axis=1)) / (config.observation_lambda - 1)),
+            np.log(outside / (config.observation_lambda - 1)),
             np.log(act[:, 0]), np.log(act[:, 1]),
         ], axis=1)
     paths = [_viterbi(log_obs, _bar_space(int(num_beats), intervals, config, downbeats=True, tempo_prior=tempo_prior))

@@ -10,7 +10,7 @@ import numpy as np
 from ..audio.features import Features
 from ..result import BeatResult
 from .activations import audible_frames, beat_activation, onset_strength
-from .bars import downbeat_cue, downbeat_share
+from .bars import choose_meter, downbeat_cue, downbeat_densities
 from .dbn import DBNConfig, decode_beats, decode_downbeats
 from .rhythm import BEAT_CONFIDENCE_THRESHOLD, rhythm_confidence
 from .tempo import bpm_from_beats, comb_tempo_prior
@@ -20,33 +20,29 @@ __all__ = ["CLASSIC_DBN", "classic_dbn", "dbn_with_settings", "track_beats"]
 #: Decoder settings of the classic engine: madmom's downbeat model; the tempo preference is
 #: not fixed but measured per recording (:func:`~songscope.beats.tempo.comb_tempo_prior`).
 CLASSIC_DBN = DBNConfig(beats_per_bar=(3, 4), min_bpm=55.0, max_bpm=215.0, num_tempi=60, threshold=0.05)
-#: tempo margin of the second pass around the first pass's beat intervals (5th-95th percentile)
-_TEMPO_MARGIN = 1.15
+#: tempo range of the second pass: the first pass's dominant tempo times or divided by this
+_TEMPO_MARGIN = 1.2
 
 
-def dbn_with_settings(base: DBNConfig, settings: Mapping[str, Any]) -> DBNConfig:
-    """``base`` with the task settings ``meters`` (beats per bar), ``min_bpm`` and ``max_bpm``
-    applied where given.
-
-    Raises:
-        ConfigError: meters below 1 or an empty / inverted tempo range.
-    """
-    changes = {"beats_per_bar": tuple(int(m) for m in settings["meters"])} if settings.get("meters") else {}
-    changes.update({k: float(settings[k]) for k in ("min_bpm", "max_bpm") if settings.get(k) is not None})
-    return replace(base, **changes)
-
-
-def classic_dbn(settings: Mapping[str, Any]) -> DBNConfig:
-    """:data:`CLASSIC_DBN` with the task settings applied (:func:`dbn_with_settings`)."""
-    return dbn_with_settings(CLASSIC_DBN, settings)
+def _dominant_bpm(beats: np.ndarray) -> float:
+    """The tempo (BPM) that the most time is spent at: the peak of the duration-weighted
+    histogram of the beat intervals' log tempi (bins of 1/20 octave, smoothed over 3 bins)."""
+    ibi = np.diff(beats)
+    octaves = np.log2(60.0 / ibi)
+    bins = np.arange(octaves.min() - 0.1, octaves.max() + 0.15, 0.05)
+    hist, _ = np.histogram(octaves, bins=bins, weights=ibi)
+    hist = np.convolve(hist, np.ones(3), mode="same")
+    peak = int(np.argmax(hist))
+    near = np.abs(octaves - 0.5 * (bins[peak] + bins[peak + 1])) <= 0.075
+    return 60.0 / float(np.median(ibi[near])) if near.any() else 60.0 / float(np.median(ibi))
 
 
 def _second_pass_range(beats: np.ndarray, config: DBNConfig) -> DBNConfig:
-    """``config`` with its tempo range narrowed to the first pass's beat intervals (5th to 95th
-    percentile) widened by :data:`_TEMPO_MARGIN`."""
-    lo, hi = np.percentile(np.diff(beats), [5, 95])
-    min_bpm = max(config.min_bpm, 60.0 / (hi * _TEMPO_MARGIN))
-    max_bpm = min(config.max_bpm, 60.0 * _TEMPO_MARGIN / lo)
+    """``config`` with its tempo range narrowed to the first pass's dominant tempo
+    (:func:`_dominant_bpm`) widened by :data:`_TEMPO_MARGIN` either way."""
+    bpm = _dominant_bpm(beats)
+    min_bpm = max(config.min_bpm, bpm / _TEMPO_MARGIN)
+    max_bpm = min(config.max_bpm, bpm * _TEMPO_MARGIN)
     return replace(config, min_bpm=min_bpm, max_bpm=max(max_bpm, min_bpm * 1.05))
 
 
@@ -75,9 +71,10 @@ def track_beats(features: Features, config: DBNConfig = CLASSIC_DBN) -> BeatResu
         joint = np.stack([beat, np.zeros_like(beat)], axis=1)
         return BeatResult(np.empty(0), np.empty(0, dtype=int), 0, None, joint, features.fps, confidence)
     frames = np.round(first * features.fps).astype(np.int64)
-    share = downbeat_share(downbeat_cue(features, flux[:, 0], frames), frames, len(beat))
-    joint = np.stack([beat * (1.0 - share), beat * share], axis=1)
-    decoded, path = decode_downbeats(joint, _second_pass_range(first, config), prior)
+    joint = downbeat_densities(beat, downbeat_cue(features, flux[:, 0], frames), frames)
+    second = replace(_second_pass_range(first, config),
+                     beats_per_bar=choose_meter(features, flux, frames, config.beats_per_bar))
+    decoded, path = decode_downbeats(joint, second, prior, no_beat=1.0 - beat)
     beats = decoded[:, 0] if len(decoded) else np.empty(0)
     positions = decoded[:, 1].astype(int) if len(decoded) else np.empty(0, dtype=int)
     meter = path.num_beats if path is not None and len(beats) else 0
