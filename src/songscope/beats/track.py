@@ -24,6 +24,23 @@ CLASSIC_DBN = DBNConfig(beats_per_bar=(3, 4), min_bpm=55.0, max_bpm=215.0, num_t
 _TEMPO_MARGIN = 1.2
 
 
+def dbn_with_settings(base: DBNConfig, settings: Mapping[str, Any]) -> DBNConfig:
+    """``base`` with the task settings ``meters`` (beats per bar), ``min_bpm`` and ``max_bpm``
+    applied where given.
+
+    Raises:
+        ConfigError: meters below 1 or an empty / inverted tempo range.
+    """
+    changes = {"beats_per_bar": tuple(int(m) for m in settings["meters"])} if settings.get("meters") else {}
+    changes.update({k: float(settings[k]) for k in ("min_bpm", "max_bpm") if settings.get(k) is not None})
+    return replace(base, **changes)
+
+
+def classic_dbn(settings: Mapping[str, Any]) -> DBNConfig:
+    """:data:`CLASSIC_DBN` with the task settings applied (:func:`dbn_with_settings`)."""
+    return dbn_with_settings(CLASSIC_DBN, settings)
+
+
 def _dominant_bpm(beats: np.ndarray) -> float:
     """The tempo (BPM) that the most time is spent at: the peak of the duration-weighted
     histogram of the beat intervals' log tempi (bins of 1/20 octave, smoothed over 3 bins)."""
@@ -51,9 +68,10 @@ def track_beats(features: Features, config: DBNConfig = CLASSIC_DBN) -> BeatResu
 
     Two passes: the beat activation decoded alone (one beat per bar, the whole tempo range,
     a tempo preference from the recording's own periodicity) gives beats; a downbeat cue
-    measured between those beats (:mod:`~songscope.beats.bars`) splits the activation into
-    [beat, downbeat], and the bar-pointer DBN decodes beats, downbeats and meter jointly from it
-    within the first pass's tempo range. A recording whose rhythm confidence
+    measured between those beats (:mod:`~songscope.beats.bars`) turns the activation into
+    [beat, downbeat] densities, the bar periodicity of those beats picks triple or duple meter
+    (:func:`~songscope.beats.bars.choose_meter`), and the bar-pointer DBN decodes beats and
+    downbeats jointly within the first pass's dominant tempo range. A recording whose rhythm confidence
     (:func:`~songscope.beats.rhythm.rhythm_confidence`) is below
     :data:`~songscope.beats.rhythm.BEAT_CONFIDENCE_THRESHOLD` gets no beats, meter 0 and no tempo.
 
