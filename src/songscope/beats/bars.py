@@ -25,7 +25,8 @@ import numpy as np
 
 from ..audio.features import Features
 
-__all__ = ["beat_synchronous", "choose_meter", "downbeat_cue", "downbeat_densities", "lag_similarity"]
+__all__ = ["beat_synchronous", "choose_meter", "downbeat_cue", "downbeat_densities", "downbeat_probability",
+           "lag_similarity"]
 
 _BASS_HZ = 160.0
 _PRIOR = 0.3  # share of beats that are downbeats, between 3/4 and 4/4 (1/3 and 1/4)
@@ -92,23 +93,26 @@ def downbeat_cue(features: Features, low_flux: np.ndarray, frames: np.ndarray) -
     return np.mean([_robust_z(c) for c in cues], axis=0)
 
 
-def downbeat_densities(beat: np.ndarray, cue: np.ndarray, frames: np.ndarray) -> np.ndarray:
-    """[beat, downbeat] observation densities per frame, (T, 2), for the bar-pointer DBN.
-
-    Each beat's downbeat probability ``p = sigmoid(cue + logit(prior))`` holds on the frames
-    within a quarter beat of it (the prior elsewhere). The densities are the beat activation
-    times the likelihood ratios ``p / prior`` (downbeat) and ``(1 - p) / (1 - prior)`` (other
-    beats), so a cue at its prior leaves the beat evidence exactly as the beat-only model sees
-    it; they are capped below 1.
+def downbeat_probability(cue: np.ndarray, frames: np.ndarray, num_frames: int) -> np.ndarray:
+    """(T,) probability that a beat at each frame is a downbeat: each beat's
+    ``sigmoid(cue + logit(prior))`` on the frames within a quarter beat of it, the prior elsewhere.
 
     Args:
-        beat: (T,) beat activation. cue: (N,) :func:`downbeat_cue`. frames: (N,) beat frames.
+        cue: (N,) :func:`downbeat_cue`. frames: (N,) beat frames. num_frames: T.
     """
-    prob = np.full(len(beat), _PRIOR)
+    prob = np.full(num_frames, _PRIOR)
     if len(frames) > 1:
         reach = max(1, int(0.25 * np.median(np.diff(frames))))
         for f, p in zip(frames, 1.0 / (1.0 + np.exp(-(cue + np.log(_PRIOR / (1.0 - _PRIOR)))))):
             prob[max(f - reach, 0):f + reach + 1] = p
+    return prob
+
+
+def downbeat_densities(beat: np.ndarray, prob: np.ndarray) -> np.ndarray:
+    """[beat, downbeat] observation densities per frame, (T, 2), for the bar-pointer DBN: the
+    beat activation (T,) times the likelihood ratios ``(1 - p) / (1 - prior)`` and ``p / prior``
+    of the downbeat probability ``prob`` (T,) (:func:`downbeat_probability`), capped below 1. A
+    probability at its prior leaves the beat evidence exactly as the beat-only model sees it."""
     ratios = np.stack([(1.0 - prob) / (1.0 - _PRIOR), prob / _PRIOR], axis=1)
     return np.minimum(beat[:, None] * ratios, 1.0 - 1e-6)
 

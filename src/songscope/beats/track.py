@@ -10,7 +10,7 @@ import numpy as np
 from ..audio.features import Features
 from ..result import BeatResult
 from .activations import audible_frames, beat_activation, onset_strength
-from .bars import choose_meter, downbeat_cue, downbeat_densities
+from .bars import choose_meter, downbeat_cue, downbeat_densities, downbeat_probability
 from .dbn import DBNConfig, decode_beats, decode_downbeats
 from .rhythm import BEAT_CONFIDENCE_THRESHOLD, rhythm_confidence
 from .tempo import bpm_from_beats, comb_tempo_prior
@@ -89,10 +89,11 @@ def track_beats(features: Features, config: DBNConfig = CLASSIC_DBN) -> BeatResu
         joint = np.stack([beat, np.zeros_like(beat)], axis=1)
         return BeatResult(np.empty(0), np.empty(0, dtype=int), 0, None, joint, features.fps, confidence)
     frames = np.round(first * features.fps).astype(np.int64)
-    joint = downbeat_densities(beat, downbeat_cue(features, flux[:, 0], frames), frames)
+    prob = downbeat_probability(downbeat_cue(features, flux[:, 0], frames), frames, len(beat))
     second = replace(_second_pass_range(first, config),
                      beats_per_bar=choose_meter(features, flux, frames, config.beats_per_bar))
-    decoded, path = decode_downbeats(joint, second, prior, no_beat=1.0 - beat)
+    decoded, path = decode_downbeats(downbeat_densities(beat, prob), second, prior, no_beat=1.0 - beat)
+    joint = np.stack([beat * (1.0 - prob), beat * prob], axis=1)
     beats = decoded[:, 0] if len(decoded) else np.empty(0)
     positions = decoded[:, 1].astype(int) if len(decoded) else np.empty(0, dtype=int)
     meter = path.num_beats if path is not None and len(beats) else 0
