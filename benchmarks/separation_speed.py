@@ -31,6 +31,10 @@ ARCHITECTURES = {
     "unet_simple": ("unet", {"bottleneck": "simple"}),
     "unet_lstm": ("unet", {"bottleneck": "lstm"}),
     "unet_vae": ("unet", {"bottleneck": "vae"}),
+    # Auralflow's networks at the defaults of its config (mono, n_fft 1024, hop 512, 3 s chunks, 16 channels)
+    "auralflow_simple": ("auralflow-simple", {}),
+    "auralflow_lstm": ("auralflow-lstm", {}),
+    "auralflow_vae": ("auralflow-vae", {}),
 }
 
 
