@@ -2,8 +2,8 @@
 
 Each engine separates a stereo 44.1 kHz FLAC of ``--minutes`` minutes (default 10) in a fresh
 process (``songscope separate``, 16-bit wav stems); the script reports the real-time factor
-(audio seconds per wall second, start-up included) and the peak resident memory of that
-process. Engines: the classic engine, and random-weight models of every architecture at the
+(audio seconds per wall second, start-up included), the CPU seconds it used (user + system:
+steadier than the wall clock on a shared machine) and the peak resident memory of that process. Engines: the classic engine, and random-weight models of every architecture at the
 sizes named below (speed and memory do not depend on the weights). Prints one JSON object.
 
     python benchmarks/separation_speed.py [--minutes 10] [--threads 2] [--engines classic,unet_simple,...]
@@ -31,6 +31,10 @@ ARCHITECTURES = {
     "unet_simple": ("unet", {"bottleneck": "simple"}),
     "unet_lstm": ("unet", {"bottleneck": "lstm"}),
     "unet_vae": ("unet", {"bottleneck": "vae"}),
+    # Auralflow's networks at the defaults of its config (mono, n_fft 1024, hop 512, 3 s chunks, 16 channels)
+    "auralflow_simple": ("auralflow-simple", {}),
+    "auralflow_lstm": ("auralflow-lstm", {}),
+    "auralflow_vae": ("auralflow-vae", {}),
 }
 
 
@@ -44,15 +48,16 @@ def _checkpoint(name: str, folder: Path) -> str:
 def _run(model: str, audio: Path, out: Path, threads: int) -> dict:
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "MKL_NUM_THREADS": str(threads)}
     code = ("import resource, sys; from songscope.cli import main; rc = main(sys.argv[1:]); "
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr); sys.exit(rc)")
+            "u = resource.getrusage(resource.RUSAGE_SELF); "
+            "print(u.ru_utime + u.ru_stime, u.ru_maxrss, file=sys.stderr); sys.exit(rc)")
     start = time.perf_counter()
     proc = subprocess.run([sys.executable, "-c", code, "separate", str(audio), "-o", str(out), "-m", model,
                            "-d", "cpu"], capture_output=True, text=True, env=env)
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         return {"error": proc.stderr.strip().splitlines()[-1] if proc.stderr.strip() else f"exit {proc.returncode}"}
-    peak_kb = int(proc.stderr.strip().splitlines()[-1])
-    return {"wall_s": round(wall, 1), "peak_rss_mb": round(peak_kb / 1024, 0)}
+    cpu_s, peak_kb = proc.stderr.strip().splitlines()[-1].split()
+    return {"wall_s": round(wall, 1), "cpu_s": round(float(cpu_s), 1), "peak_rss_mb": round(int(peak_kb) / 1024, 0)}
 
 
 def main() -> None:
@@ -71,6 +76,7 @@ def main() -> None:
             row = _run(model, audio, tmp / "out", args.threads)
             if "wall_s" in row:
                 row["realtime_factor"] = round(seconds / row["wall_s"], 2)
+                row["cpu_realtime_factor"] = round(seconds / row["cpu_s"], 2)
             report["engines"][name] = row
             print(json.dumps({name: row}), file=sys.stderr)
     report["max_peak_rss_mb"] = max((r.get("peak_rss_mb", 0) for r in report["engines"].values()), default=0)

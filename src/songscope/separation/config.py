@@ -12,7 +12,7 @@ __all__ = ["LOSSES", "SeparationTrainConfig"]
 
 #: Loss names a config may weight (see :mod:`songscope.separation.losses`).
 LOSSES = ("l1", "l2", "si_sdr", "spec_l1", "component", "mrstft", "kl")
-_FAMILIES = ("bsrnn", "unet")
+_FAMILIES = ("bsrnn", "unet", "auralflow-simple", "auralflow-lstm", "auralflow-vae")
 
 
 @dataclass
@@ -20,9 +20,10 @@ class SeparationTrainConfig:
     """What to train and on what (``train`` holds the shared optimisation settings).
 
     Attributes:
-        family: "bsrnn" or "unet". model: settings of the family's config dataclass.
+        family: "bsrnn", "unet" or "auralflow-{simple,lstm,vae}". model: settings of the family's config dataclass.
         data: MUSDB-style root. train_split / validation_split: subfolders of ``data``
-            (validation None: use training tracks). chunk_seconds: training chunk length.
+            (validation None: use training tracks). chunk_seconds: training chunk length
+            (models built for a fixed chunk, such as Auralflow's, train on that chunk instead).
         batch_size: examples per step. loss: loss name -> weight (see :data:`LOSSES`).
         loss_truncation: fraction of the worst examples left out per batch.
         augment: :class:`~songscope.separation.data.AugmentConfig` settings.

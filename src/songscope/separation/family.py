@@ -1,6 +1,8 @@
-"""Separation families: ``classic`` (no weights), ``bsrnn`` (Band-Split RNN) and ``unet``
-(spectrogram U-Nets), the neural ones trainable, and ``demucs`` (pretrained Demucs bags such as
-``htdemucs``, when the ``demucs`` package is installed); any of them combine with ``-m a,b``."""
+"""Separation families: ``classic`` (no weights), ``bsrnn`` (Band-Split RNN), ``unet``
+(songscope's light spectrogram U-Nets) and Auralflow's three mask networks
+(``auralflow-simple``, ``auralflow-lstm``, ``auralflow-vae``), the neural ones trainable, and
+``demucs`` (pretrained Demucs bags such as ``htdemucs``, when the ``demucs`` package is
+installed); any of them combine with ``-m a,b``."""
 
 from __future__ import annotations
 
@@ -27,7 +29,13 @@ FAMILIES: tuple[Family, ...] = (
     Family("classic", "separation", "HPSS + REPET-SIM + low-pass bass, soft masks (no weights)", classic_separator,
            builtin_names=("classic",), ensemble=combine_separators),
     _neural("bsrnn", "Band-Split RNN (Luo & Yu 2022): band split, BLSTMs over time and bands, complex masks"),
-    _neural("unet", "spectrogram U-Nets (simple, LSTM or VAE bottleneck) with sigmoid masks"),
+    _neural("unet", "songscope's light spectrogram U-Nets (one strided convolution per level; simple, LSTM or "
+                    "VAE bottleneck), sigmoid masks"),
+    _neural("auralflow-simple", "Auralflow's SpectrogramNetSimple: U-Net of triple SELU convolutions and max-pooling, "
+                                "input layer norm, learned output normalisation, one target"),
+    _neural("auralflow-lstm", "Auralflow's SpectrogramNetLSTM: its U-Net with a 3-layer BLSTM bottleneck, one target"),
+    _neural("auralflow-vae", "Auralflow's SpectrogramNetVAE: its U-Net with a Gaussian latent and a BLSTM bottleneck, "
+                             "one target"),
     Family("demucs", "separation", "Demucs (Hybrid Transformer Demucs and others), pretrained weights from Demucs's "
            "own download", demucs_separator, builtin_names=DEMUCS_NAMES, needs=("demucs",), extra="demucs",
            ensemble=combine_separators),

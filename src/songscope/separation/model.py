@@ -1,8 +1,9 @@
 """Waveform-to-waveform separation models and their checkpoints.
 
-``SeparationModel`` wraps a spectrogram network (Band-Split RNN or a U-Net) between an STFT
-and an inverse STFT: (B, C, N) mixture samples -> (B, S, C, N) target samples, S = targets.
-Checkpoints are songscope's container (family ``bsrnn`` or ``unet``, the network's settings,
+``SeparationModel`` wraps a spectrogram network (Band-Split RNN, a light U-Net, or one of
+Auralflow's three mask networks) between an STFT and an inverse STFT: (B, C, N) mixture samples
+-> (B, S, C, N) target samples, S = targets. Checkpoints are songscope's container (family
+``bsrnn``, ``unet``, ``auralflow-simple``, ``auralflow-lstm`` or ``auralflow-vae``, the network's settings,
 the model's state dict, ``window_seconds`` in the metadata); training checkpoints of the shared
 loop (``last.pt`` / ``best.pt``) are containers too.
 """
@@ -17,6 +18,7 @@ from torch import nn
 
 from ..errors import CheckpointError, ConfigError
 from ..models.container import Checkpoint, save_checkpoint
+from .auralflow import AuralflowConfig, AuralflowLSTM, AuralflowSimple, AuralflowVAE
 from .bsrnn import BandSplitRNN, BSRNNConfig
 from .stft import Spectrogram
 from .unet import SpectrogramUNet, UNetConfig
@@ -26,14 +28,17 @@ __all__ = ["FAMILIES", "SeparationModel", "build_model", "save_separation_model"
 
 #: Chunk length used at inference unless the checkpoint says otherwise (seconds).
 DEFAULT_WINDOW_SECONDS = 8.0
-FAMILIES: dict[str, tuple[type, type]] = {"bsrnn": (BSRNNConfig, BandSplitRNN), "unet": (UNetConfig, SpectrogramUNet)}
+FAMILIES: dict[str, tuple[type, type]] = {"bsrnn": (BSRNNConfig, BandSplitRNN), "unet": (UNetConfig, SpectrogramUNet),
+                                          "auralflow-simple": (AuralflowConfig, AuralflowSimple),
+                                          "auralflow-lstm": (AuralflowConfig, AuralflowLSTM),
+                                          "auralflow-vae": (AuralflowConfig, AuralflowVAE)}
 
 
 class SeparationModel(nn.Module):
     """STFT -> spectrogram network -> iSTFT.
 
     Attributes:
-        family: "bsrnn" or "unet". config: the network's config dataclass.
+        family: a key of :data:`FAMILIES`. config: the network's config dataclass.
         targets: stem names in output order. sample_rate: Hz. channels: audio channels.
         window_seconds: chunk length for inference (s), as the checkpoint says.
     """
@@ -45,7 +50,7 @@ class SeparationModel(nn.Module):
         self.family, self.config = family, config
         self.window_seconds = DEFAULT_WINDOW_SECONDS
         self.net = FAMILIES[family][1](config)
-        self.stft = Spectrogram(config.n_fft, config.hop)
+        self.stft = Spectrogram(config.n_fft, config.hop, getattr(config, "window", None))
 
     @property
     def targets(self) -> tuple[str, ...]:

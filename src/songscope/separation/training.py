@@ -98,7 +98,7 @@ def train_separation_model(config: SeparationTrainConfig, progress: bool = True)
     targets, rate = model.targets, train_tracks[0].sample_rate
     if rate != model.sample_rate:
         raise ConfigError(f"training audio is at {rate} Hz but the model expects {model.sample_rate} Hz")
-    length = int(round(config.chunk_seconds * rate))
+    length = model.required_window() or int(round(config.chunk_seconds * rate))
     sampler = ChunkSampler(train_tracks, targets, length, config.batch_size, tc.seed, build_config(AugmentConfig, config.augment, "[augment]"))
     val_sampler = ChunkSampler(val_tracks, targets, length, 1, tc.seed + 7919, None)
     val_batches = [val_sampler.batch(i) for i in range(config.validation_chunks)]

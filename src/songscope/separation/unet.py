@@ -1,10 +1,11 @@
-"""U-Net mask estimators of the Auralflow family on magnitude spectrograms.
+"""songscope's light U-Net mask estimators on magnitude spectrograms (one strided convolution
+per level; Auralflow's own networks, with blocks of three convolutions and max-pooling, are in
+``auralflow.py``).
 
-- ``simple``: convolutional encoder/decoder with skip connections (``SpectrogramNetSimple``);
-- ``lstm``: the same with a bidirectional LSTM bottleneck along time (``SpectrogramNetLSTM``);
+- ``simple``: convolutional encoder/decoder with skip connections;
+- ``lstm``: the same with a bidirectional LSTM bottleneck along time;
 - ``vae``: a variational bottleneck (mean and log-variance, reparameterised while training,
-  the mean at inference; ``kl`` holds the KL divergence of the last forward pass)
-  (``SpectrogramNetVAE``).
+  the mean at inference; ``kl`` holds the KL divergence of the last forward pass).
 
 Input: complex mixture spectrogram (B, C, F, T); the network sees log(1 + |X|) of the first
 ``num_bins`` bins with a learned per-bin affine normalisation. Output: one mask per target

@@ -2,9 +2,9 @@
 
 songscope's own container is read as it is; every other layout comes in through a converter
 here: official STONE checkpoints, Lightning checkpoints of the public Band-Split RNN code,
-CoverHunterMPS generator checkpoints, allin1's All-In-One checkpoints, and the formats songscope 0.1
-wrote. A converter says what it could not carry over (``Checkpoint.notes``); ``songscope models
-convert`` prints that and writes a container.
+CoverHunterMPS generator checkpoints, allin1's All-In-One checkpoints, Auralflow's model files,
+and the formats songscope 0.1 wrote. A converter says what it could not carry over
+(``Checkpoint.notes``); ``songscope models convert`` prints that and writes a container.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any, Callable
 from ...errors import CheckpointError
 from ..catalog import ModelEntry
 from ..container import Checkpoint, is_container, safe_load
-from . import allinone, bsrnn_lightning, coverhunter, legacy, stone
+from . import allinone, auralflow, bsrnn_lightning, coverhunter, legacy, stone
 
 __all__ = ["CONVERTERS", "Converter", "read_checkpoint"]
 
@@ -50,6 +50,8 @@ CONVERTERS: tuple[Converter, ...] = (
               legacy.detect_training, legacy.convert_training),
     Converter("allin1", "allin1's All-In-One checkpoints (huggingface.co/taejunkim/allinone)", allinone.detect,
               allinone.convert),
+    Converter("auralflow", "Auralflow 0.1.0 <model_name>_<epoch>.pth + training_template.json "
+              "(github.com/kianzohoury/auralflow)", auralflow.detect, auralflow.convert),
 )
 
 
