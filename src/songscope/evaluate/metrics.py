@@ -123,26 +123,34 @@ def key_metrics(reference: str, estimate: str) -> dict[str, float]:
             "key_signature": float(key_signature(*parse_key(ref)) == key_signature(*parse_key(est)))}
 
 
-def cover_metrics(distances: np.ndarray, works: Sequence[str], k: int = 10) -> dict[str, float]:
-    """Cover-song identification: every track queries all others.
+def cover_metrics(distances: np.ndarray, works: Sequence[str], k: int = 10, reference_works: Sequence[str] | None = None,
+                  skip: np.ndarray | None = None) -> dict[str, float]:
+    """Cover-song identification: every query ranks the references.
 
     Args:
-        distances: (n, n) query-by-candidate distances (smaller = more similar).
-        works: work id of every track; tracks of the same work are the relevant answers.
+        distances: (n, m) query-by-reference distances (smaller = more similar); with
+            ``reference_works`` None, (n, n): every track queries all others.
+        works: work id of every query; references of the same work are its relevant answers.
         k: cut-off of precision at k.
+        reference_works: work id of every reference; None: the references are the queries.
+        skip: (n, m) bool, pairs left out of the rankings (a query's own performance among the
+            references); default: the diagonal when the references are the queries, else none.
 
     Returns:
         mAP (mean average precision), MR1 (mean rank of the first correct answer, 1 = best)
-        and P@k, over the queries that have at least one other version.
+        and P@k, over the queries that have at least one relevant reference.
     """
     d = np.asarray(distances, dtype=float)
     works = np.asarray(works)
-    if d.ndim != 2 or d.shape[0] != d.shape[1] or d.shape[0] != len(works):
-        raise InputError("distances must be an n x n matrix with one work id per track")
+    references = works if reference_works is None else np.asarray(reference_works)
+    if d.ndim != 2 or d.shape != (len(works), len(references)):
+        raise InputError("distances must be a queries x references matrix with one work id per query and reference")
+    if skip is None:
+        skip = np.eye(*d.shape, dtype=bool) if reference_works is None else np.zeros(d.shape, dtype=bool)
     aps, first, precision = [], [], []
     for q in range(len(works)):
-        order = [c for c in np.argsort(d[q], kind="stable") if c != q]
-        relevant = works[order] == works[q]
+        order = [c for c in np.argsort(d[q], kind="stable") if not skip[q, c]]
+        relevant = references[order] == works[q]
         if not relevant.any():
             continue
         ranks = np.nonzero(relevant)[0] + 1
@@ -150,7 +158,8 @@ def cover_metrics(distances: np.ndarray, works: Sequence[str], k: int = 10) -> d
         first.append(float(ranks[0]))
         precision.append(float(relevant[:k].sum() / k))
     if not aps:
-        raise InputError("no work has two versions: nothing to evaluate")
+        raise InputError("no query has another version among the references (no work has two versions): "
+                         "nothing to evaluate")
     return {"mAP": float(np.mean(aps)), "MR1": float(np.mean(first)), f"P@{k}": float(np.mean(precision))}
 
 
