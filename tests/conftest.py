@@ -89,6 +89,18 @@ def write_tone(path: Path, seconds: float = 2.0, sr: int = SR, channels: int = 1
     return path
 
 
+@pytest.fixture
+def one_torch_thread():
+    """Run torch on one thread: on small tensors a second thread only adds synchronisation, which
+    costs a lot on a busy machine (a test is 10 times slower with two threads when the cores are shared)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 class CLIResult:
     def __init__(self, code: int, out: str, err: str):
         self.code, self.out, self.err = code, out, err

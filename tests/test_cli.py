@@ -142,8 +142,11 @@ def test_parallel_batch_and_skip_existing(cli, tmp_path, song_file):
     assert (out / "s0.json").stat().st_mtime_ns == first
 
 
-def test_flags_are_validated(cli, song_file, tmp_path):
-    assert "harmonix-all" in _one_line_error(cli("analyze", song_file, "-m", "harmonix-all", "-o", tmp_path))
+def test_flags_are_validated(cli, song_file, tmp_path, monkeypatch):
+    monkeypatch.setenv("SONGSCOPE_OFFLINE", "1")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.delenv("SONGSCOPE_MODEL_DIR", raising=False)
+    assert "harmonix-fold0" in _one_line_error(cli("analyze", song_file, "-m", "harmonix-all", "-o", tmp_path))
     assert "tempo range" in _one_line_error(cli("analyze", song_file, "--min-bpm", "200", "--max-bpm", "100"))
     assert "device" in _one_line_error(cli("analyze", song_file, "-d", "tpu"))
     with pytest.raises(SystemExit):

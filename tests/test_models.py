@@ -158,8 +158,8 @@ def test_names_paths_and_tasks_resolve_the_same_way_everywhere(tmp_path, monkeyp
         load_engine("structure", "nonsense")
     with pytest.raises(ConfigError, match="'stone24' is a key model; this needs a structure model"):
         load_engine("structure", "stone24")
-    with pytest.raises(ConfigError, match="harmonix-fold0.*not available"):
-        load_engine("structure", "harmonix-fold0")
+    with pytest.raises(ConfigError, match="'harmonix-fold0' is a structure model; this needs a key model"):
+        load_engine("key", "harmonix-fold0")
     key_file = LEGACY / "key_model.pt"
     with pytest.raises(ConfigError, match="a key model \\(stone\\); this needs a separation model"):
         load_engine("separation", str(key_file))

@@ -84,3 +84,17 @@ def test_learning_rate_schedules(tmp_path):
     cosine = lr_schedule(TrainConfig(steps=100, warmup=0))
     assert cosine(0) == 1.0 and cosine(50) == pytest.approx(0.505) and cosine(100) == pytest.approx(0.01)
     assert lr_schedule(TrainConfig(schedule="constant", warmup=0))(500) == 1.0
+
+
+def test_exponential_decay_holds_the_peak_rate_first():
+    from songscope.train.loop import lr_schedule
+
+    held = lr_schedule(TrainConfig(steps=100, warmup=0, schedule="exponential", lr_decay=0.5, decay_every=10, hold=20))
+    assert [held(s) for s in (0, 19, 20, 29, 30, 40)] == [1.0, 1.0, 1.0, 1.0, 0.5, 0.25]
+
+
+def test_a_run_that_stopped_early_stays_stopped(tmp_path):
+    _, first = _run(tmp_path, "stop", Regression(16), lr=0.0, patience=1, steps=100)
+    assert first.stopped_early and first.step == 20
+    _, again = _run(tmp_path, "stop", Regression(16), lr=0.0, patience=1, steps=100)
+    assert again.stopped_early and again.step == 20 and again.best_step == first.best_step

@@ -227,6 +227,10 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, default=None, help="optimisation steps (overrides the config)")
     p.add_argument("-d", "--device", default=None, help="cpu, cuda or mps (default: the config, else best available)")
     p.add_argument("--restart", action="store_true", help="ignore last.pt in the run folder and start afresh")
+    p.add_argument("--tune", type=Path, default=None, metavar="FILE",
+                   help="hyper-parameter search from a tuning file (coverhunter: CoverHunterMPS's hp_tuning.yaml)")
+    p.add_argument("--prod", action="store_true",
+                   help="production training (coverhunter: k folds, then all the data; resumes where it stopped)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=_run_train)
 
@@ -234,10 +238,18 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 def _run_train(args: argparse.Namespace) -> int:
     from .train.run import train_model
 
-    result, model_path = train_model(args.name, args.config, data=args.data, out_dir=args.out_dir, steps=args.steps,
-                               device=args.device, restart=args.restart, progress=_bars_wanted(args))
+    result, written = train_model(args.name, args.config, data=args.data, out_dir=args.out_dir, steps=args.steps,
+                                  device=args.device, restart=args.restart, progress=_bars_wanted(args),
+                                  tune=args.tune, prod=args.prod)
+    if result is None:  # a search: its summary
+        sys.stdout.write(written.read_text(encoding="utf-8"))
+        print(f"summary: {written}")
+        return 0
     print(f"trained {result.step} steps (best validation loss {result.best_loss:.4f} at step {result.best_step}"
-          f"{', stopped early' if result.stopped_early else ''}); model: {model_path}")
+          f"{', stopped early' if result.stopped_early else ''}); model: {written}")
+    report = written.parent / "prod_report.txt"
+    if args.prod and report.exists():
+        sys.stdout.write(report.read_text(encoding="utf-8"))
     return 0
 
 
@@ -341,6 +353,141 @@ def _run_synth(args: argparse.Namespace) -> int:
                                  args.sample_rate, args.soundfont, progress=lambda done, total: bar.update(1))
     print(f"wrote {args.works * args.versions} tracks; manifest: {manifest}")
     return 0
+
+
+def _add_covers(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("covers", help="cover-song identification: training data, fingerprints, searches",
+                       description="Cover-song identification: CoverHunterMPS training data (features); a store of reference "
+                                   "performances (embeddings of one covers model, classic by default, in a FAISS "
+                                   "index, works and files in SQLite) built, extended and calibrated (index, add, "
+                                   "calibrate); the references of query recordings (identify). "
+                                   "`covers ACTION -h` for help.")
+    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    features = actions.add_parser(
+        "features", help="CoverHunterMPS training data: features, full.txt, train/val/test splits",
+        description="Do what CoverHunterMPS's tools/extract_csi_features.py does: speed variants, CQT features "
+                    "(OUT/cqt_feat/<perf>.cqt.npy), full.txt, work_id.map and the train/val/test split by work. "
+                    "Features that exist are not computed again.")
+    features.add_argument("dataset", type=Path,
+                          help="CoverHunterMPS's dataset.txt, or a folder of audio with a CSV of path,work rows")
+    features.add_argument("out", type=Path, help="output folder (their feat_dir)")
+    features.add_argument("--works", type=Path, default=None,
+                          help="with a folder: the CSV of path,work rows (default DATASET/works.csv)")
+    features.add_argument("--hparams", type=Path, default=None,
+                          help="data-preparation hparams.yaml (fmin, n_bins, aug_speed_mode, add_noise, split "
+                               "fractions, seed; default OUT/hparams.yaml, else the dataset's folder's, else none)")
+    features.add_argument("-j", "--jobs", type=int, default=1, help="worker processes (default 1)")
+    features.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no summary")
+    features.set_defaults(run=_run_covers_features)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-j", "--jobs", type=int, default=1, help="files embedded in parallel (default 1)")
+    common.add_argument("-d", "--device", default=None, help="cpu, cuda or mps for neural models")
+    common.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no summary")
+    works = argparse.ArgumentParser(add_help=False)
+    works.add_argument("--works", type=Path, default=None,
+                       help="CSV with a path, file or track column and a work or work_id column "
+                            "(default: every file is its own work)")
+    index = actions.add_parser("index", parents=[common, works], help="embed performances into a store (REFS)")
+    index.add_argument("paths", nargs="+", type=Path, help="audio files and/or folders (searched recursively)")
+    index.add_argument("-o", "--out", "--refs", dest="refs", type=Path, required=True, help="the store folder")
+    index.add_argument("-m", "--model", default="classic", help="covers model: classic (default, no weights), "
+                                                                 "a CoverHunter checkpoint, ...")
+    index.add_argument("--centroids", action="store_true", help="also keep one embedding per work")
+    index.set_defaults(run=_covers_index)
+    add = actions.add_parser("add", parents=[common, works], help="add performances to a store (skips known content)")
+    add.add_argument("refs", type=Path, help="the store folder")
+    add.add_argument("paths", nargs="+", type=Path, help="audio files and/or folders")
+    add.set_defaults(run=_covers_add)
+    identify = actions.add_parser("identify", parents=[common], help="the nearest references of query recordings")
+    identify.add_argument("paths", nargs="+", type=Path, help="query audio files and/or folders")
+    identify.add_argument("--refs", type=Path, required=True, help="the store folder")
+    identify.add_argument("-k", type=int, default=10, help="matches per query (default 10)")
+    identify.add_argument("--centroids", action="store_true", help="rank works (their centroids), not performances")
+    identify.add_argument("--rerank", type=int, default=0, metavar="N",
+                          help="re-order the N nearest with the model's re-ranker (classic: Qmax)")
+    identify.add_argument("--format", choices=("text", "json"), default="text", help="output format (default text)")
+    identify.set_defaults(run=_covers_identify)
+    calibrate = actions.add_parser("calibrate", parents=[common],
+                                   help="fit the store's confidences on validation recordings of known works")
+    calibrate.add_argument("refs", type=Path, help="the store folder")
+    calibrate.add_argument("paths", nargs="+", type=Path, help="validation audio files and/or folders")
+    calibrate.add_argument("--works", type=Path, required=True, help="CSV: the work of every validation file")
+    calibrate.set_defaults(run=_covers_calibrate)
+
+
+def _run_covers_features(args: argparse.Namespace) -> int:
+    from .covers.dataset import prepare_features, read_data_hparams
+
+    _check_jobs(args.jobs)
+    hparams = args.hparams
+    if hparams is None:
+        folder = args.dataset if args.dataset.is_dir() else args.dataset.parent
+        hparams = next((p for p in (args.out / "hparams.yaml", folder / "hparams.yaml") if p.is_file()), None)
+    report = prepare_features(args.dataset, args.out, read_data_hparams(hparams), works_csv=args.works,
+                              jobs=args.jobs, progress=_bars_wanted(args))
+    for note in report.notes:
+        print(f"songscope: note: {note}", file=sys.stderr)
+    if not args.quiet:
+        splits = ", ".join(f"{name} {count}" for name, count in report.splits.items())
+        print(f"{report.full}: {report.lines} lines of {report.works} works ({report.computed} features computed); "
+              f"{splits}; {len(report.test_only_works)} test-only works")
+    return _report_failures(report.failures, report.performances + len(report.failures))
+
+
+def _store_summary(args: argparse.Namespace, report) -> int:
+    if not args.quiet:
+        print(f"{len(report.added)} added, {len(report.skipped)} already in the store; {report.store}: "
+              f"{report.performances} performances of {report.works} works", file=sys.stderr)
+    return _report_failures(report.failures, len(report.added) + len(report.skipped) + len(report.failures))
+
+
+def _covers_index(args: argparse.Namespace) -> int:
+    from .covers.search import index
+
+    _check_jobs(args.jobs)
+    return _store_summary(args, index(args.paths, args.refs, args.works, args.model, args.centroids, args.jobs,
+                                      args.device, _bars_wanted(args)))
+
+
+def _covers_add(args: argparse.Namespace) -> int:
+    from .covers.search import add
+
+    _check_jobs(args.jobs)
+    return _store_summary(args, add(args.refs, args.paths, args.works, args.jobs, args.device, _bars_wanted(args)))
+
+
+def _covers_identify(args: argparse.Namespace) -> int:
+    import json
+
+    from .covers.search import identify
+    from .errors import BatchError
+
+    _check_jobs(args.jobs)
+    try:
+        results, failures = identify(args.paths, args.refs, args.k, args.centroids, args.rerank, args.jobs,
+                                     args.device, progress=_bars_wanted(args)), []
+    except BatchError as exc:
+        results, failures = exc.results, exc.failures
+    if args.format == "json":
+        print(json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False))
+    for result in results if args.format == "text" else ():
+        print(result.query)
+        for rank, match in enumerate(result.matches, start=1):
+            confidence = "-" if match.confidence is None else f"{match.confidence:.3f}"
+            print(f"  {rank:>3}  {match.distance:9.4f}  {confidence:>6}  {match.work}  {match.path}")
+    return _report_failures(failures, len(results) + len(failures))
+
+
+def _covers_calibrate(args: argparse.Namespace) -> int:
+    from .covers.search import calibrate
+
+    _check_jobs(args.jobs)
+    report = calibrate(args.refs, args.paths, args.works, args.jobs, args.device, _bars_wanted(args))
+    if not args.quiet:
+        for kind, c in report.calibrations.items():
+            print(f"{kind}: confidence 0.5 at distance {c.threshold:.4f} ({c.positives} same-work and {c.negatives} "
+                  f"other pairs)", file=sys.stderr)
+    return _report_failures(report.failures, report.used + len(report.failures))
 
 
 def _add_models(sub: argparse._SubParsersAction) -> None:
@@ -499,102 +646,31 @@ def _library_export(catalog, args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_covers(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("covers", help="cover-song identification: reference stores, queries, calibration",
-                       description="Build a store of reference performances (embeddings of one covers model in a "
-                                   "FAISS index, works and files in SQLite), extend it, calibrate its confidences "
-                                   "and find the references of query recordings.")
-    actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("-j", "--jobs", type=int, default=1, help="files embedded in parallel (default 1)")
-    common.add_argument("-d", "--device", default=None, help="cpu, cuda or mps for neural models")
-    common.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no summary")
-    works = argparse.ArgumentParser(add_help=False)
-    works.add_argument("--works", type=Path, default=None,
-                       help="CSV with a path, file or track column and a work or work_id column "
-                            "(default: every file is its own work)")
-    index = actions.add_parser("index", parents=[common, works], help="embed performances into a store (REFS)")
-    index.add_argument("paths", nargs="+", type=Path, help="audio files and/or folders (searched recursively)")
-    index.add_argument("-o", "--out", "--refs", dest="refs", type=Path, required=True, help="the store folder")
-    index.add_argument("-m", "--model", default="classic", help="covers model: classic (default, no weights), "
-                                                                 "a CoverHunter checkpoint, ...")
-    index.add_argument("--centroids", action="store_true", help="also keep one embedding per work")
-    index.set_defaults(run=_covers_index)
-    add = actions.add_parser("add", parents=[common, works], help="add performances to a store (skips known content)")
-    add.add_argument("refs", type=Path, help="the store folder")
-    add.add_argument("paths", nargs="+", type=Path, help="audio files and/or folders")
-    add.set_defaults(run=_covers_add)
-    identify = actions.add_parser("identify", parents=[common], help="the nearest references of query recordings")
-    identify.add_argument("paths", nargs="+", type=Path, help="query audio files and/or folders")
-    identify.add_argument("--refs", type=Path, required=True, help="the store folder")
-    identify.add_argument("-k", type=int, default=10, help="matches per query (default 10)")
-    identify.add_argument("--centroids", action="store_true", help="rank works (their centroids), not performances")
-    identify.add_argument("--rerank", type=int, default=0, metavar="N",
-                          help="re-order the N nearest with the model's re-ranker (classic: Qmax)")
-    identify.add_argument("--format", choices=("text", "json"), default="text", help="output format (default text)")
-    identify.set_defaults(run=_covers_identify)
-    calibrate = actions.add_parser("calibrate", parents=[common],
-                                   help="fit the store's confidences on validation recordings of known works")
-    calibrate.add_argument("refs", type=Path, help="the store folder")
-    calibrate.add_argument("paths", nargs="+", type=Path, help="validation audio files and/or folders")
-    calibrate.add_argument("--works", type=Path, required=True, help="CSV: the work of every validation file")
-    calibrate.set_defaults(run=_covers_calibrate)
+def _add_serve(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="browse a catalog in the browser: library page, track viewer, JSON API",
+                       description="Serve a catalog (or a folder: its songscope.db, with the folder's audio added) "
+                                   "over HTTP: a library page, a track viewer with waveform, beats, sections and "
+                                   "playback, uploads analysed in the background, and the JSON API under /api/. "
+                                   "Listens on 127.0.0.1 unless --host says otherwise; beyond loopback every "
+                                   "request needs the token.")
+    p.add_argument("target", nargs="?", type=Path, default=None, metavar="CATALOG_OR_FOLDER",
+                   help="a catalog file or a music folder (default ./songscope.db)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1, this machine only)")
+    p.add_argument("--port", type=int, default=8000, help="TCP port (default 8000; 0 picks a free one)")
+    p.add_argument("--token", default=None,
+                   help="require this token from every request (generated and printed when --host is not loopback)")
+    p.add_argument("--data-dir", type=Path, default=None,
+                   help="where uploads are stored (default <catalog name>.serve next to the catalog)")
+    p.add_argument("--max-upload", type=float, default=200.0, metavar="MB", help="upload size limit in MiB (default 200)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no summary of the catalog")
+    p.set_defaults(run=_run_serve)
 
 
-def _store_summary(args: argparse.Namespace, report) -> int:
-    if not args.quiet:
-        print(f"{len(report.added)} added, {len(report.skipped)} already in the store; {report.store}: "
-              f"{report.performances} performances of {report.works} works", file=sys.stderr)
-    return _report_failures(report.failures, len(report.added) + len(report.skipped) + len(report.failures))
+def _run_serve(args: argparse.Namespace) -> int:
+    from .serve import run_server
 
-
-def _covers_index(args: argparse.Namespace) -> int:
-    from .covers.search import index
-
-    _check_jobs(args.jobs)
-    return _store_summary(args, index(args.paths, args.refs, args.works, args.model, args.centroids, args.jobs,
-                                      args.device, _bars_wanted(args)))
-
-
-def _covers_add(args: argparse.Namespace) -> int:
-    from .covers.search import add
-
-    _check_jobs(args.jobs)
-    return _store_summary(args, add(args.refs, args.paths, args.works, args.jobs, args.device, _bars_wanted(args)))
-
-
-def _covers_identify(args: argparse.Namespace) -> int:
-    import json
-
-    from .covers.search import identify
-    from .errors import BatchError
-
-    _check_jobs(args.jobs)
-    try:
-        results, failures = identify(args.paths, args.refs, args.k, args.centroids, args.rerank, args.jobs,
-                                     args.device, progress=_bars_wanted(args)), []
-    except BatchError as exc:
-        results, failures = exc.results, exc.failures
-    if args.format == "json":
-        print(json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False))
-    for result in results if args.format == "text" else ():
-        print(result.query)
-        for rank, match in enumerate(result.matches, start=1):
-            confidence = "-" if match.confidence is None else f"{match.confidence:.3f}"
-            print(f"  {rank:>3}  {match.distance:9.4f}  {confidence:>6}  {match.work}  {match.path}")
-    return _report_failures(failures, len(results) + len(failures))
-
-
-def _covers_calibrate(args: argparse.Namespace) -> int:
-    from .covers.search import calibrate
-
-    _check_jobs(args.jobs)
-    report = calibrate(args.refs, args.paths, args.works, args.jobs, args.device, _bars_wanted(args))
-    if not args.quiet:
-        for kind, c in report.calibrations.items():
-            print(f"{kind}: confidence 0.5 at distance {c.threshold:.4f} ({c.positives} same-work and {c.negatives} "
-                  f"other pairs)", file=sys.stderr)
-    return _report_failures(report.failures, report.used + len(report.failures))
+    return run_server(args.target, host=args.host, port=args.port, token=args.token, data_dir=args.data_dir,
+                      max_upload=int(args.max_upload * 1024 * 1024), quiet=args.quiet, progress=_bars_wanted(args))
 
 
 def _check_jobs(jobs: int | None) -> None:
@@ -633,9 +709,10 @@ def build_parser() -> argparse.ArgumentParser:
     _add_train(sub)
     _add_evaluate(sub)
     _add_synth(sub)
+    _add_covers(sub)
     _add_models(sub)
     _add_library(sub)
-    _add_covers(sub)
+    _add_serve(sub)
     return parser
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 __all__ = ["AnnotationError", "AudioError", "BatchError", "CheckpointError", "ConfigError", "Failure",
-           "InputError", "Interrupted", "OutputError", "SongscopeError"]
+           "InputError", "Interrupted", "OutputError", "SongscopeError", "TrainingDiverged"]
 
 
 class SongscopeError(Exception):
@@ -44,6 +44,10 @@ class OutputError(SongscopeError):
     """A result could not be written."""
 
     exit_code = 4
+
+
+class TrainingDiverged(InputError):
+    """Training gave a loss that is not a finite number (the learning rate is too high for the data)."""
 
 
 class AnnotationError(InputError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["tempo_from_activation", "bpm_from_beats"]
+__all__ = ["tempo_from_activation", "bpm_from_beats", "bpm_mode"]
 
 
 def tempo_from_activation(activation: np.ndarray, fps: float = 100.0, min_bpm: float = 40.0,
@@ -65,3 +65,14 @@ def bpm_from_beats(beats: np.ndarray) -> float | None:
     median = np.median(ibi)
     steady = ibi[np.abs(ibi - median) <= 0.1 * median]
     return float(60.0 / steady.mean())
+
+
+def bpm_mode(beats: np.ndarray) -> float | None:
+    """Tempo (BPM) as allin1 reports it: the most frequent of the per-interval tempi
+    ``60 / diff(beats)`` rounded to integers (a tie goes to the faster tempo; allin1 leaves ties
+    to its sort order); None with fewer than 2 beats."""
+    beats = np.asarray(beats, dtype=float)
+    if len(beats) < 2:
+        return None
+    counts = np.bincount(np.round(60.0 / np.diff(beats)).astype(int))
+    return float(len(counts) - 1 - int(np.argmax(counts[::-1])))

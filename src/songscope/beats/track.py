@@ -13,7 +13,7 @@ from .activations import beat_activation, downbeat_activation
 from .dbn import DBNConfig, decode_downbeats
 from .tempo import bpm_from_beats
 
-__all__ = ["CLASSIC_DBN", "classic_dbn", "track_beats"]
+__all__ = ["CLASSIC_DBN", "classic_dbn", "dbn_with_settings", "track_beats"]
 
 #: Decoder settings of the classic engine: madmom's downbeat model plus a mild tempo
 #: preference around 110 BPM (the classic activations carry off-beat onsets that an
@@ -22,16 +22,21 @@ CLASSIC_DBN = DBNConfig(beats_per_bar=(3, 4), min_bpm=55.0, max_bpm=215.0, num_t
                         threshold=0.05, tempo_prior=(110.0, 0.7))
 
 
-def classic_dbn(settings: Mapping[str, Any]) -> DBNConfig:
-    """:data:`CLASSIC_DBN` with the task settings ``meters`` (beats per bar), ``min_bpm`` and
-    ``max_bpm`` applied where given.
+def dbn_with_settings(base: DBNConfig, settings: Mapping[str, Any]) -> DBNConfig:
+    """``base`` with the task settings ``meters`` (beats per bar), ``min_bpm`` and ``max_bpm``
+    applied where given.
 
     Raises:
         ConfigError: meters below 1 or an empty / inverted tempo range.
     """
     changes = {"beats_per_bar": tuple(int(m) for m in settings["meters"])} if settings.get("meters") else {}
     changes.update({k: float(settings[k]) for k in ("min_bpm", "max_bpm") if settings.get(k) is not None})
-    return replace(CLASSIC_DBN, **changes)
+    return replace(base, **changes)
+
+
+def classic_dbn(settings: Mapping[str, Any]) -> DBNConfig:
+    """:data:`CLASSIC_DBN` with the task settings applied (:func:`dbn_with_settings`)."""
+    return dbn_with_settings(CLASSIC_DBN, settings)
 
 
 def track_beats(features: Features, config: DBNConfig = CLASSIC_DBN) -> BeatResult:

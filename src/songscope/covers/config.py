@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from ..errors import ConfigError
-from ..train.config import build_config
+from ..train.config import build_config, read_yaml
 from .features import CSI_SAMPLE_RATE, CSIFeatureSpec
 
 __all__ = ["CenterConfig", "CoverHunterConfig", "EncoderConfig", "FocalConfig", "TripletConfig", "load_yaml",
@@ -226,21 +226,7 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     Raises:
         ConfigError: missing file, no PyYAML, a YAML syntax error, or not a mapping (one line each).
     """
-    path = Path(path)
-    try:
-        import yaml
-    except ImportError:
-        raise ConfigError("reading hparams.yaml needs PyYAML: pip install 'songscope[neural]'") from None
-    if not path.is_file():
-        raise ConfigError(f"{path}: no such hparams file")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ConfigError(f"{path}: not valid YAML ({first})") from None
-    if data is not None and not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of hyper-parameters")
-    return data or {}
+    return read_yaml(path)
 
 
 def read_hparams(path: str | Path) -> CoverHunterConfig:

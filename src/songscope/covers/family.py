@@ -5,18 +5,22 @@
 - ``coverhunter``: CoverHunter (CoverHunterMPS) checkpoints. Its engine reads the mono 16 kHz
   mixture and returns the recording's unit-length embedding (:mod:`songscope.covers.embedding`).
   Files come as songscope containers or as CoverHunterMPS's ``g_XXXXXXXX`` + ``hparams.yaml``
-  (:mod:`songscope.models.converters.coverhunter`).
+  (:mod:`songscope.models.converters.coverhunter`). It trains (:mod:`songscope.covers.training`),
+  tunes (:mod:`songscope.covers.tune`) and trains for production (:mod:`songscope.covers.prod`)
+  from CoverHunterMPS's hparams.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Mapping
 
 from ..audio.signal import Audio, View
 from ..models.family import Family
 from ..result import CoverEmbedding
 from .features import CSI_SAMPLE_RATE
+from .train_config import CoverHunterTrainConfig
 
 __all__ = ["CoverHunterEngine", "FAMILIES"]
 
@@ -56,9 +60,27 @@ def _load(name: str, checkpoint: Any, device: str | None, settings: Mapping[str,
     return CoverHunterEngine(name, net_from_checkpoint(checkpoint, select_device(device)))
 
 
+def _train(config: CoverHunterTrainConfig, progress: bool) -> tuple[Any, Path]:
+    from .training import train_coverhunter
+
+    return train_coverhunter(config, progress)
+
+
+def _tune(config: CoverHunterTrainConfig, tuning: Path, progress: bool) -> Path:
+    from .tune import tune_coverhunter
+
+    return tune_coverhunter(config, tuning, progress)
+
+
+def _prod(config: CoverHunterTrainConfig, progress: bool) -> tuple[Any, Path]:
+    from .prod import prod_coverhunter
+
+    return prod_coverhunter(config, progress)
+
+
 FAMILIES = (
     Family("classic", "covers", "2D Fourier transform magnitude of beat-synchronous chroma, Qmax re-ranking "
            "(no weights)", _load_classic, builtin_names=("classic",)),
     Family("coverhunter", "covers", "CoverHunter conformer embeddings (CoverHunterMPS checkpoints)", _load,
-           needs=("torch",)),
+           needs=("torch",), config=CoverHunterTrainConfig, train=_train, tune=_tune, prod=_prod),
 )

@@ -26,7 +26,7 @@ import numpy as np
 from ..atomic import atomic_path
 from ..errors import InputError
 from .annotations import track_name
-from .metrics import cover_metrics
+from .metrics import ranking_metrics
 
 __all__ = ["CoverSet", "evaluate_covers", "read_query_in_ref", "save_tsne"]
 
@@ -178,8 +178,7 @@ def evaluate_covers(works: str | Path, references: str | Path, queries: str | Pa
         raise InputError(f"fewer than two tracks of the sets have a work in {works}")
     kept = distances[np.ix_(rows, cols)]
     query_works = [known[query_names[i]] for i in rows]
-    metrics = cover_metrics(kept, query_works, reference_works=[known[ref.names[j]] for j in cols],
-                            skip=skip[np.ix_(rows, cols)])
+    metrics = ranking_metrics(kept, query_works, [known[ref.names[j]] for j in cols], skip[np.ix_(rows, cols)])
     if distances_out is not None:
         with atomic_path(distances_out) as tmp, open(tmp, "wb") as handle:
             np.savez(handle, query_names=np.array(query_names), names=np.array(ref.names), distances=distances,

@@ -15,8 +15,8 @@ from ..errors import InputError
 from ..key.labels import key_name, key_signature, parse_key
 from ..conventions import HARMONIX_LABELS
 
-__all__ = ["beat_metrics", "tempo_metrics", "structure_metrics", "key_metrics", "cover_metrics", "si_sdr",
-           "framewise_sdr", "separation_metrics", "usdr"]
+__all__ = ["beat_metrics", "tempo_metrics", "structure_metrics", "key_metrics", "cover_metrics", "ranking_metrics",
+           "si_sdr", "framewise_sdr", "separation_metrics", "usdr"]
 
 
 def _mir_eval():
@@ -123,34 +123,52 @@ def key_metrics(reference: str, estimate: str) -> dict[str, float]:
             "key_signature": float(key_signature(*parse_key(ref)) == key_signature(*parse_key(est)))}
 
 
-def cover_metrics(distances: np.ndarray, works: Sequence[str], k: int = 10, reference_works: Sequence[str] | None = None,
-                  skip: np.ndarray | None = None) -> dict[str, float]:
-    """Cover-song identification: every query ranks the references.
+def cover_metrics(distances: np.ndarray, works: Sequence[str], k: int = 10) -> dict[str, float]:
+    """Cover-song identification: every track queries all others.
 
     Args:
-        distances: (n, m) query-by-reference distances (smaller = more similar); with
-            ``reference_works`` None, (n, n): every track queries all others.
-        works: work id of every query; references of the same work are its relevant answers.
+        distances: (n, n) query-by-candidate distances (smaller = more similar).
+        works: work id of every track; tracks of the same work are the relevant answers.
         k: cut-off of precision at k.
-        reference_works: work id of every reference; None: the references are the queries.
-        skip: (n, m) bool, pairs left out of the rankings (a query's own performance among the
-            references); default: the diagonal when the references are the queries, else none.
 
     Returns:
         mAP (mean average precision), MR1 (mean rank of the first correct answer, 1 = best)
-        and P@k, over the queries that have at least one relevant reference.
+        and P@k, over the queries that have at least one other version.
     """
     d = np.asarray(distances, dtype=float)
-    works = np.asarray(works)
-    references = works if reference_works is None else np.asarray(reference_works)
-    if d.ndim != 2 or d.shape != (len(works), len(references)):
+    if d.ndim != 2 or d.shape[0] != d.shape[1] or d.shape[0] != len(works):
+        raise InputError("distances must be an n x n matrix with one work id per track")
+    return ranking_metrics(d, works, works, np.eye(len(works), dtype=bool), k)
+
+
+def ranking_metrics(distances: np.ndarray, query_works: Sequence, ref_works: Sequence,
+                    exclude: np.ndarray | None = None, k: int = 10) -> dict[str, float]:
+    """Cover-song identification of queries against a separate set of references.
+
+    Args:
+        distances: (queries, references) distances (smaller = more similar).
+        query_works, ref_works: work id of every query and every reference; references of the
+            query's work are the relevant answers.
+        exclude: optional (queries, references) bool mask of pairs left out of the ranking (a
+            query's own recording among the references).
+        k: cut-off of precision at k.
+
+    Returns:
+        mAP, MR1 (mean rank of the first correct answer, 1 = best) and P@k, over the queries
+        with at least one relevant reference.
+
+    Raises:
+        InputError: shapes that disagree, or no query with a relevant reference.
+    """
+    d = np.asarray(distances, dtype=float)
+    query_works, ref_works = np.asarray(query_works), np.asarray(ref_works)
+    skip = np.zeros(d.shape, dtype=bool) if exclude is None else np.asarray(exclude, dtype=bool)
+    if d.ndim != 2 or d.shape != (len(query_works), len(ref_works)) or skip.shape != d.shape:
         raise InputError("distances must be a queries x references matrix with one work id per query and reference")
-    if skip is None:
-        skip = np.eye(*d.shape, dtype=bool) if reference_works is None else np.zeros(d.shape, dtype=bool)
     aps, first, precision = [], [], []
-    for q in range(len(works)):
+    for q in range(len(query_works)):
         order = [c for c in np.argsort(d[q], kind="stable") if not skip[q, c]]
-        relevant = references[order] == works[q]
+        relevant = ref_works[order] == query_works[q]
         if not relevant.any():
             continue
         ranks = np.nonzero(relevant)[0] + 1
@@ -158,8 +176,7 @@ def cover_metrics(distances: np.ndarray, works: Sequence[str], k: int = 10, refe
         first.append(float(ranks[0]))
         precision.append(float(relevant[:k].sum() / k))
     if not aps:
-        raise InputError("no query has another version among the references (no work has two versions): "
-                         "nothing to evaluate")
+        raise InputError("no work has two versions: nothing to evaluate")
     return {"mAP": float(np.mean(aps)), "MR1": float(np.mean(first)), f"P@{k}": float(np.mean(precision))}
 
 

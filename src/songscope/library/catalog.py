@@ -156,6 +156,14 @@ class Catalog:
         """``(path, sha256)`` of every track, in path order."""
         return self.db.execute("SELECT path, sha256 FROM tracks ORDER BY path").fetchall()
 
+    def track(self, track_id: int) -> tuple[str, str] | None:
+        """``(path, sha256)`` of the track with this row id, or None."""
+        return self.db.execute("SELECT path, sha256 FROM tracks WHERE id = ?", (track_id,)).fetchone()
+
+    def track_ids(self) -> dict[str, int]:
+        """Row id of every track, by path (ids stay with a track when its file moves)."""
+        return dict(self.db.execute("SELECT path, id FROM tracks"))
+
     # results ----------------------------------------------------------------------------------
 
     def pending(self, task: str, model: str, settings: str) -> list[tuple[str, str]]:
@@ -184,6 +192,13 @@ class Catalog:
                 (sha256, task, model, settings, __version__, time.time(), json.dumps(payload), blob,
                  facts.get("bpm"), facts.get("key"), facts.get("key_signature"), facts.get("time_signature"),
                  facts.get("labels")))
+
+    def latest(self, sha256: str, task: str) -> tuple[dict[str, Any], str, str] | None:
+        """``(payload, model identity, settings)`` of the newest result of ``task`` for a content
+        (the one :meth:`facts` reports), or None."""
+        row = self.db.execute("SELECT payload, model, settings FROM results WHERE sha256 = ? AND task = ? "
+                              "ORDER BY created DESC LIMIT 1", (sha256, task)).fetchone()
+        return None if row is None else (json.loads(row[0]), row[1], row[2])
 
     def vectors(self, task: str, model: str, settings: str) -> tuple[list[str], np.ndarray]:
         """Content hashes and (n, D) float32 vectors of the results of one task / model / settings."""

@@ -12,7 +12,7 @@ import functools
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Callable, Collection, Sequence
 
 from ..errors import ConfigError, Failure
 from ..models.catalog import CATALOG
@@ -173,19 +173,21 @@ def _compute(item: tuple[str, str], job: LibraryJob) -> tuple[str, dict, dict, A
 
 
 def run_job(catalog: Catalog, job: LibraryJob, jobs: int = 1, progress: bool = False,
-            executor: str = "local", address: str | None = None) -> tuple[int, list[Failure]]:
+            executor: str = "local", address: str | None = None,
+            only: Collection[str] | None = None) -> tuple[int, list[Failure]]:
     """Compute the job's missing results and record each as it arrives.
 
     Args:
         executor: ``local`` (worker processes on this machine) or ``ray`` (a Ray cluster; ``address``
             of an existing one, else a local one is started).
+        only: content hashes (sha256) to restrict the run to; None: every track lacking the result.
 
     Returns:
         ``(results recorded, failures)``.
     """
     job.check()
     model, settings = job.key()
-    todo = catalog.pending(job.task, model, settings)
+    todo = [item for item in catalog.pending(job.task, model, settings) if only is None or item[1] in only]
     recorded = [0]
 
     def save(index: int, value: tuple[str, dict, dict, Any]) -> None:

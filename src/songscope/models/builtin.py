@@ -6,6 +6,7 @@ A new family lives in its own package and is registered by adding its module her
 FAMILY_MODULES: tuple[str, ...] = (
     "songscope.beats.family",
     "songscope.structure.family",
+    "songscope.structure.allinone.family",
     "songscope.key.family",
     "songscope.separation.family",
     "songscope.covers.family",

@@ -1,5 +1,6 @@
 """Named checkpoints (``-m stone24``): where each file comes from, its sha256, and what the file
-cannot say for itself (the label order of official STONE files)."""
+cannot say for itself (the label order of official STONE files); and named ensembles of them
+(``-m harmonix-all``)."""
 
 from __future__ import annotations
 
@@ -26,22 +27,25 @@ class ModelEntry:
         family: the model family that reads the file (``stone`` for key models, ``bsrnn`` or
             ``unet`` for separation, ...).
         task: the task of that family; a command only accepts names of its own task.
-        filename: file name in the model cache.
-        sha256: expected digest of the file.
+        filename: file name in the model cache (empty for an ensemble).
+        sha256: expected digest of the file; None where the publisher gives none (the file is
+            used unchecked, and its digest is shown when it is downloaded).
         url: where online users download it from (None: local files only).
         description: one line for listings.
         labels: output index -> label, for classifiers whose files do not store it (STONE:
             keys, or key signatures for 12-class models); empty otherwise.
+        parts: for a named ensemble, the catalogued names it combines (``-m a,b,...``); empty otherwise.
     """
 
     name: str
     family: str
     task: str
     filename: str
-    sha256: str
+    sha256: str | None
     url: str | None
     description: str
     labels: tuple[str, ...] = ()
+    parts: tuple[str, ...] = ()
 
 
 # STONE 12: index i is the key signature whose major tonic is Bb + i semitones
@@ -68,9 +72,23 @@ CATALOG: dict[str, ModelEntry] = {
 }
 
 
+# allin1's eight Harmonix Set folds (allin1/models/loaders.py: NAME_TO_FILE, hf_hub_download from
+# taejunkim/allinone at main). Neither allin1 nor its hub repository publishes digests to check them
+# against, hence sha256 None.
+_ALLIN1_URL = "https://huggingface.co/taejunkim/allinone/resolve/main/{}"
+_ALLIN1_FILES = ("harmonix-fold0-0vra4ys2.pth", "harmonix-fold1-3ozjhtsj.pth", "harmonix-fold2-gmgo0nsy.pth",
+                 "harmonix-fold3-i92b7m8p.pth", "harmonix-fold4-1bql5qo0.pth", "harmonix-fold5-x4z5zeef.pth",
+                 "harmonix-fold6-x7t226rq.pth", "harmonix-fold7-qwwskhg6.pth")
+for _fold, _file in enumerate(_ALLIN1_FILES):
+    CATALOG[f"harmonix-fold{_fold}"] = ModelEntry(
+        f"harmonix-fold{_fold}", "allinone", "structure", _file, None, _ALLIN1_URL.format(_file),
+        f"allin1's All-In-One network, Harmonix Set fold {_fold} (official checkpoint)")
+CATALOG["harmonix-all"] = ModelEntry(
+    "harmonix-all", "allinone", "structure", "", None, None,
+    "allin1's harmonix-all: the eight Harmonix folds averaged (official checkpoints)",
+    parts=tuple(f"harmonix-fold{i}" for i in range(8)))
+
+
 #: Names users know from the seed systems whose family this version does not have yet:
 #: name -> (task, what it is).
-UNAVAILABLE: dict[str, tuple[str, str]] = {
-    name: ("structure", "allin1's All-In-One network")
-    for name in ("harmonix-all", *(f"harmonix-fold{i}" for i in range(8)))
-}
+UNAVAILABLE: dict[str, tuple[str, str]] = {}

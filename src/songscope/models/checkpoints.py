@@ -3,7 +3,8 @@
 A model is found, in order: an explicit path; ``$SONGSCOPE_MODEL_DIR/<file>``; the user
 cache ``$XDG_CACHE_HOME/songscope/models/<file>`` (``~/.cache/...``); a download into that
 cache when the entry has a URL and ``SONGSCOPE_OFFLINE`` is not set. Every registered file
-is checked against its sha256. Offline, a missing checkpoint is a clear error naming the
+is checked against its sha256, where its publisher gives one (a downloaded file without one has
+its digest printed). Offline, a missing checkpoint is a clear error naming the
 file and where to put it, never a hang.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -40,6 +42,8 @@ def sha256_of(path: Path) -> str:
 
 
 def _verified(path: Path, entry: ModelEntry) -> Path:
+    if entry.sha256 is None:
+        return path
     actual = sha256_of(path)
     if actual != entry.sha256:
         raise CheckpointError(f"{path}: sha256 {actual[:12]}... does not match the {entry.name!r} checkpoint "
@@ -56,12 +60,15 @@ def _download(entry: ModelEntry, target: Path) -> Path:
     except (urllib.error.URLError, OSError, TimeoutError) as exc:
         raise CheckpointError(f"checkpoint {entry.name!r} ({entry.filename}) is not in {target.parent} and could "
                          f"not be downloaded ({exc}); fetch {entry.url} into {target.parent} or pass its path") from None
+    if entry.sha256 is None:
+        print(f"songscope: note: {entry.name}: no published sha256 to check {entry.filename} against; "
+              f"its sha256 is {sha256_of(target)}", file=sys.stderr)
     return _verified(target, entry)
 
 
 def fetch(entry: ModelEntry) -> Path:
     """Local path of a catalogued checkpoint: ``$SONGSCOPE_MODEL_DIR``, then the cache, then a
-    download into the cache (online only); always checked against its sha256.
+    download into the cache (online only); checked against its sha256 when the catalog has one.
 
     Raises:
         CheckpointError: missing offline, failed download, or wrong sha256.

@@ -124,8 +124,10 @@ def safe_load(path: str | Path) -> dict[str, Any]:
     except pickle.UnpicklingError as exc:
         found = re.search(r"GLOBAL\s+([\w.]+)", str(exc))
         if found:
+            hint = ("; re-save its config as plain data (OmegaConf.to_container) where you trust the file"
+                    if found.group(1).startswith("omegaconf.") else "")
             raise CheckpointError(f"{path}: refused: it would call {found.group(1)}; songscope reads weights only "
-                                  "and never runs code from a model file") from None
+                                  f"and never runs code from a model file{hint}") from None
         raise CheckpointError(f"{path}: not a readable checkpoint (not plain weights)") from None
     except Exception as exc:  # zip, EOF and format errors all mean "not a checkpoint we read"
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""

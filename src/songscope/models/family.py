@@ -16,7 +16,10 @@ key models, ``bsrnn`` and ``unet`` separation models, and those to come. A famil
   ``Stems``, ``CoverEmbedding``);
 - where it applies, ``config`` (the training-config dataclass, with ``load(path)`` and a ``train``
   field of :class:`~songscope.train.loop.TrainConfig`), ``train(config, progress)`` and
-  ``ensemble(name, engines)`` (several loaded engines as one, for ``-m a,b``).
+  ``ensemble(name, engines)`` (several loaded engines as one, for ``-m a,b``);
+- optionally ``tune(config, tuning_file, progress)`` (hyper-parameter search: several runs, a
+  summary) and ``prod(config, progress)`` (production training, e.g. k folds then all the data):
+  ``songscope train --tune FILE`` and ``--prod``.
 
 Names, checkpoint files and comma-separated ensembles given to ``-m`` resolve the same way for
 every command (:func:`songscope.models.load_engine`).
@@ -33,7 +36,7 @@ if TYPE_CHECKING:  # only for annotations: importing these would pull in numpy-h
     from ..train.loop import TrainResult
     from .container import Checkpoint
 
-__all__ = ["TASKS", "Engine", "Family", "Loader", "Trainer"]
+__all__ = ["TASKS", "Engine", "Family", "Loader", "Trainer", "Tuner"]
 
 #: Task name -> (what it answers, the settings its engines understand).
 TASKS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -70,6 +73,8 @@ class Engine(Protocol):
 Loader = Callable[[str, "Checkpoint | None", "str | None", Mapping[str, Any]], Engine]
 #: (training config, progress bar?) -> (loop result, path of the exported model)
 Trainer = Callable[[Any, bool], "tuple[TrainResult, Path]"]
+#: (training config, tuning file, progress bar?) -> path of the written summary
+Tuner = Callable[[Any, Path, bool], Path]
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,9 @@ class Family:
         train: see :data:`Trainer`; None when the family cannot be trained.
         ensemble: ``(name, engines) -> engine`` combining several loaded engines of the task into
             one (parts combine when their families give the same function), or None.
+        tune: see :data:`Tuner`: a hyper-parameter search, or None.
+        prod: see :data:`Trainer`: production training (for instance k folds, then all the
+            data), or None.
         extra: the pip extra that provides ``needs`` (for the install hint).
     """
 
@@ -99,6 +107,8 @@ class Family:
     config: type | None = None
     train: Trainer | None = None
     ensemble: Callable[[str, list[Engine]], Engine] | None = None
+    tune: Tuner | None = None
+    prod: Trainer | None = None
     extra: str = "neural"
 
     def __post_init__(self) -> None:
@@ -106,3 +116,5 @@ class Family:
             raise ValueError(f"family {self.name!r}: unknown task {self.task!r}; tasks: {', '.join(TASKS)}")
         if (self.config is None) != (self.train is None):
             raise ValueError(f"family {self.name!r}: give both config and train, or neither")
+        if self.train is None and (self.tune is not None or self.prod is not None):
+            raise ValueError(f"family {self.name!r}: tune and prod need config and train")

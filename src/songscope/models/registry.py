@@ -3,7 +3,8 @@
 Every command resolves its ``-m`` (and ``analyze --key-model`` / ``--demix``) through
 :func:`load_engine` for its own task, the same way:
 
-1. ``a,b,...``: each part resolved alone, then combined by the families' ``ensemble``;
+1. ``a,b,...`` or a catalogued ensemble (``harmonix-all``): each part resolved alone, then
+   combined by the families' ``ensemble``;
 2. a name a family of the task answers to without weights (``classic``);
 3. a catalogued name (``stone24``): the file is found, downloaded when online, checked by sha256;
 4. a path to a model file: songscope's container or a foreign format a converter knows.
@@ -155,13 +156,21 @@ def _require(family: Family, spec: str) -> None:
             raise ConfigError(f"model {spec!r} ({family.name}) needs {module}: pip install 'songscope[{family.extra}]'")
 
 
+def _parts(task: str, text: str) -> list[str]:
+    """The models a ``-m`` value combines: its comma-separated parts, or a catalogued ensemble's; else []."""
+    entry = CATALOG.get(text)
+    if entry is not None and entry.parts and entry.task == task:
+        return list(entry.parts)
+    return [part for part in text.split(",") if part.strip()] if "," in text else []
+
+
 def load_engine(task: str, spec: str, device: str | None = None,
                 settings: Mapping[str, Any] | None = None) -> Engine:
     """An engine for one ``-m`` value of ``task`` (see the module docstring for the rules).
 
     Args:
         task: one of :data:`~songscope.models.family.TASKS`.
-        spec: a name, a path, or comma-separated parts.
+        spec: a name (of a model or of a catalogued ensemble), a path, or comma-separated parts.
         device: ``cpu``, ``cuda[:i]``, ``mps`` or None (the family picks; neural ones the best available).
         settings: task options (``TASKS[task][1]`` lists them); a family reads what it knows.
 
@@ -173,8 +182,9 @@ def load_engine(task: str, spec: str, device: str | None = None,
     settings = dict(settings or {})
     if not text:
         raise ConfigError(f"empty {task} model name")
-    if "," in text:
-        parts = [load_engine(task, part, device, settings) for part in text.split(",") if part.strip()]
+    names = _parts(task, text)
+    if names:
+        parts = [load_engine(task, part, device, settings) for part in names]
         combine = {get_family(task, p.family).ensemble for p in parts}
         if len(combine) != 1 or None in combine:
             raise ConfigError(f"{text}: these {task} models ({', '.join(p.family for p in parts)}) cannot be combined")

@@ -15,7 +15,7 @@ from typing import Any, Mapping, TypeVar
 
 from ..errors import ConfigError
 
-__all__ = ["OPTIMIZERS", "SCHEDULES", "TrainConfig", "build_config", "read_config_file"]
+__all__ = ["OPTIMIZERS", "SCHEDULES", "TrainConfig", "build_config", "read_config_file", "read_settings", "read_yaml"]
 
 #: Optimisers a config can choose.
 OPTIMIZERS = ("adamw", "adam", "sgd")
@@ -33,7 +33,7 @@ class TrainConfig:
         steps: optimisation steps in total (each ``accumulate`` batches).
         lr: peak learning rate; warmup: linear warm-up steps; then ``schedule``: ``cosine`` (to
             lr / 100 at the last step), ``exponential`` (times ``lr_decay`` every ``decay_every``
-            steps, never below ``min_lr``) or ``constant``.
+            steps, never below ``min_lr``, after ``hold`` steps at the peak rate) or ``constant``.
         optimizer: ``adamw`` (default), ``adam`` or ``sgd`` (with ``momentum``).
         betas: Adam's (beta1, beta2). momentum: SGD momentum. weight_decay: decoupled (AdamW) or L2.
         accumulate: batches whose gradients add up to one step (a larger effective batch).
@@ -51,6 +51,7 @@ class TrainConfig:
     schedule: str = "cosine"
     lr_decay: float = 0.99
     decay_every: int = 100
+    hold: int = 0
     min_lr: float = 0.0
     optimizer: str = "adamw"
     betas: tuple[float, float] = (0.9, 0.999)
@@ -79,8 +80,8 @@ class TrainConfig:
         for name in ("steps", "val_every", "log_every", "accumulate", "decay_every"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1")
-        if self.lr < 0 or self.warmup < 0 or self.workers < 0 or len(self.betas) != 2:
-            raise ConfigError("lr, warmup and workers must not be negative; betas are two numbers")
+        if self.lr < 0 or self.warmup < 0 or self.hold < 0 or self.workers < 0 or len(self.betas) != 2:
+            raise ConfigError("lr, warmup, hold and workers must not be negative; betas are two numbers")
 
 
 def _matches(value: Any, hint: Any) -> bool:
@@ -128,16 +129,39 @@ def build_config(cls: type[T], data: Mapping[str, Any], source: object = "config
         raise ConfigError(f"{source}: {exc}") from None
 
 
-def read_config_file(path: str | Path, path_keys: tuple[str, ...]) -> dict[str, Any]:
-    """The settings of a TOML or JSON file, with relative paths made absolute.
-
-    Paths under ``path_keys`` and ``train.out_dir`` are taken relative to the file's folder;
-    the ``[train]`` table becomes a :class:`TrainConfig` under ``"train"``.
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """The mapping a YAML file holds (empty for an empty file).
 
     Raises:
-        ConfigError: missing file, syntax error, a bad training setting.
+        ConfigError: missing file, no PyYAML, a YAML syntax error, or not a mapping (one line each).
     """
     path = Path(path)
+    try:
+        import yaml
+    except ImportError:
+        raise ConfigError(f"{path}: reading YAML needs PyYAML: pip install 'songscope[neural]'") from None
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such config file")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigError(f"{path}: not valid YAML ({first})") from None
+    if data is not None and not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings")
+    return data or {}
+
+
+def read_settings(path: str | Path) -> dict[str, Any]:
+    """The mapping a TOML, JSON or YAML (``.yaml`` / ``.yml``, CoverHunterMPS's ``hparams.yaml``)
+    settings file holds, as written (an empty YAML file is an empty mapping).
+
+    Raises:
+        ConfigError: missing file, no PyYAML for a YAML file, a syntax error, or not a mapping.
+    """
+    path = Path(path)
+    if path.suffix in (".yaml", ".yml"):
+        return read_yaml(path)
     if not path.is_file():
         raise ConfigError(f"{path}: no such config file")
     text = path.read_text(encoding="utf-8")
@@ -154,7 +178,24 @@ def read_config_file(path: str | Path, path_keys: tuple[str, ...]) -> dict[str, 
         raise ConfigError(f"{path}: {exc}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a table of settings")
-    train = dict(data.get("train", {}))
+    return data
+
+
+def read_config_file(path: str | Path, path_keys: tuple[str, ...]) -> dict[str, Any]:
+    """The settings of a TOML, JSON or YAML file, with relative paths made absolute.
+
+    Paths under ``path_keys`` and ``train.out_dir`` are taken relative to the file's folder;
+    the ``[train]`` table becomes a :class:`TrainConfig` under ``"train"``.
+
+    Raises:
+        ConfigError: missing file, syntax error, a bad training setting.
+    """
+    path = Path(path)
+    data = read_settings(path)
+    train = data.get("train", {})
+    if not isinstance(train, dict):
+        raise ConfigError(f"{path}: 'train' must be a table of settings")
+    train = dict(train)
     base = path.resolve().parent
     for name in path_keys:
         if isinstance(data.get(name), str) and data[name]:

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from ..atomic import atomic_path
-from ..errors import ConfigError, InputError
+from ..errors import ConfigError, TrainingDiverged
 from ..models.container import Checkpoint, save_checkpoint
 from .config import TrainConfig
 
@@ -62,7 +62,7 @@ def lr_schedule(config: TrainConfig) -> Callable[[int], float]:
             return (step + 1) / max(1, config.warmup)
         after = step - config.warmup
         if config.schedule == "exponential":
-            return max(floor, config.lr_decay ** (after // config.decay_every))
+            return max(floor, config.lr_decay ** (max(0, after - config.hold) // config.decay_every))
         if config.schedule == "constant":
             return 1.0
         progress = after / max(1, config.steps - config.warmup)
@@ -162,7 +162,7 @@ def train_loop(model: torch.nn.Module, data: Any,
 
     Raises:
         ConfigError: ``last.pt`` holds another model (use a new run folder or restart).
-        InputError: the loss diverged.
+        TrainingDiverged: the loss diverged (an :class:`~songscope.errors.InputError`).
     """
     from tqdm import tqdm
 
@@ -195,7 +195,8 @@ def train_loop(model: torch.nn.Module, data: Any,
         bad_validations = state.training["bad_validations"]
         torch.set_rng_state(state.training["torch_rng"])
     logger = _Logger(out, start)
-    stopped = False
+    # a run that stopped early stays stopped when it is run again
+    stopped = config.patience is not None and bad_validations >= config.patience
 
     def checkpoint(step: int) -> Checkpoint:
         training = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "step": step,
@@ -205,10 +206,11 @@ def train_loop(model: torch.nn.Module, data: Any,
 
     bar = tqdm(total=config.steps, initial=start, desc="training", unit="step", file=sys.stderr,
                disable=not progress)
-    batches = _batches(data, start * config.accumulate, config.steps * config.accumulate, config.workers, config.seed)
+    end = start if stopped else config.steps
+    batches = _batches(data, start * config.accumulate, end * config.accumulate, config.workers, config.seed)
     done = start
     try:
-        for step in range(start, config.steps):
+        for step in range(start, end):
             model.train()
             optimizer.zero_grad(set_to_none=True)
             values, numbers = [], {}
@@ -216,7 +218,8 @@ def train_loop(model: torch.nn.Module, data: Any,
                 with torch.autocast(device_type=device.type, enabled=use_amp):
                     value, parts = loss(model, next(batches))
                 if not torch.isfinite(value):
-                    raise InputError(f"training diverged at step {step} (loss {value.item()}); lower the learning rate")
+                    raise TrainingDiverged(f"training diverged at step {step} (loss {value.item()}); "
+                                           "lower the learning rate")
                 scaler.scale(value / config.accumulate).backward()
                 values.append(value.item())
                 for name, number in parts.items():

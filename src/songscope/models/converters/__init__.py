@@ -2,9 +2,9 @@
 
 songscope's own container is read as it is; every other layout comes in through a converter
 here: official STONE checkpoints, Lightning checkpoints of the public Band-Split RNN code,
-CoverHunterMPS generator checkpoints, and the formats songscope 0.1 wrote. A converter says what
-it could not carry over (``Checkpoint.notes``); ``songscope models convert`` prints that and
-writes a container.
+CoverHunterMPS generator checkpoints, allin1's All-In-One checkpoints, and the formats songscope 0.1
+wrote. A converter says what it could not carry over (``Checkpoint.notes``); ``songscope models
+convert`` prints that and writes a container.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any, Callable
 from ...errors import CheckpointError
 from ..catalog import ModelEntry
 from ..container import Checkpoint, is_container, safe_load
-from . import bsrnn_lightning, coverhunter, legacy, stone
+from . import allinone, bsrnn_lightning, coverhunter, legacy, stone
 
 __all__ = ["CONVERTERS", "Converter", "read_checkpoint"]
 
@@ -48,6 +48,8 @@ CONVERTERS: tuple[Converter, ...] = (
               legacy.detect_separation, legacy.convert_separation),
     Converter("songscope-0.1-training", "last.pt / best.pt of songscope 0.1 training runs",
               legacy.detect_training, legacy.convert_training),
+    Converter("allin1", "allin1's All-In-One checkpoints (huggingface.co/taejunkim/allinone)", allinone.detect,
+              allinone.convert),
 )
 
 

@@ -1,0 +1,119 @@
+"""Train CoverHunter on a synthetic covers corpus on one CPU thread and score it on works it never saw.
+
+    python benchmarks/covers_train.py [--config configs/covers_cpu.yaml] [--synth data/covers_synth]
+        [--features data/covers_features] [--out runs/covers_cpu] [--jobs 2]
+
+Each step is skipped when its output exists: ``songscope synth`` (40 works x 4 versions, numpy
+engine); ``works.csv`` (mixture, work) from its manifest; ``songscope covers features`` with the
+config's data settings (speed variants, the split holding 10 works out whole); ``heldout.txt``,
+the held-out works' 40 original recordings; training (``torch.set_num_threads(1)``); then the
+exported model's mAP, MR1 and P@10 on ``heldout.txt``, every recording searched among the other
+39: with CoverHunterMPS's chunked distance (the smallest cosine distance between 30 s chunks) and
+with the engine's one embedding per recording (its first chunk). Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+
+from songscope.covers.dataset import prepare_features, read_data_hparams, read_list, write_list
+from songscope.covers.train_config import CoverHunterTrainConfig, steps_per_epoch
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKS, VERSIONS = 40, 4
+
+
+def prepare_corpus(synth: Path) -> Path:
+    """Render the corpus (once) and write ``works.csv`` beside it; returns the folder."""
+    from songscope.synth.dataset import write_dataset
+
+    manifest = synth / "manifest.csv"
+    if not manifest.exists():
+        write_dataset(synth, WORKS, VERSIONS, seed=0, engine="numpy")
+    with open(manifest, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    (synth / "works.csv").write_text("path,work\n" + "".join(f"{r['mixture']},{r['work_id']}\n" for r in rows))
+    return synth
+
+
+def heldout_list(features: Path) -> Path:
+    """``heldout.txt``: the original recordings (no speed variant) of the works held out whole."""
+    held = {json.loads(line) for line in (features / "test-only-work-ids.txt").read_text().split()}
+    rows = [row for row in read_list(features / "test.txt")
+            if row["work_id"] in held and not row["perf"].startswith("sp_")]
+    return write_list(features / "heldout.txt", rows)
+
+
+def score(model: Path, heldout: Path) -> dict[str, dict[str, float]]:
+    """mAP / MR1 / P@10 of the exported model on the held-out recordings, both ways."""
+    from songscope.covers.embedding import network_input, unit_embeddings
+    from songscope.covers.training import read_items, testset_metrics
+    from songscope.evaluate.metrics import cover_metrics
+    from songscope.models import load_engine
+
+    net = load_engine("covers", str(model), device="cpu").net
+    items = read_items(heldout)
+    chunked = testset_metrics(net, items, None, net.config)
+    inputs = np.stack([network_input(np.load(item.feat), net.config) for item in items])
+    vectors = unit_embeddings(net, inputs)
+    first = cover_metrics(1.0 - vectors @ vectors.T, [item.work_id for item in items])
+    return {name: {k: round(v, 4) for k, v in metrics.items()} for name, metrics in
+            (("chunked", chunked), ("first_chunk", first))}
+
+
+def main() -> None:
+    import torch
+
+    from songscope.covers.training import train_coverhunter
+    from songscope.models.converters import read_checkpoint
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", type=Path, default=ROOT / "configs" / "covers_cpu.yaml")
+    parser.add_argument("--synth", type=Path, default=ROOT / "data" / "covers_synth")
+    parser.add_argument("--features", type=Path, default=ROOT / "data" / "covers_features")
+    parser.add_argument("--out", type=Path, default=None, help="run folder (default: the config's)")
+    parser.add_argument("--jobs", type=int, default=2, help="feature worker processes")
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    corpus = prepare_corpus(args.synth)
+    start = time.perf_counter()
+    report = prepare_features(corpus, args.features, read_data_hparams(args.config), jobs=args.jobs)
+    features_seconds = time.perf_counter() - start
+    heldout = heldout_list(args.features)
+    config = CoverHunterTrainConfig.load(args.config).with_hparams(
+        {"train_path": str(args.features / "train.txt"), "val_path": str(args.features / "val.txt"),
+         "heldout": {"query_path": str(heldout), "ref_path": str(heldout)}})
+    if args.out is not None:
+        config = replace(config, train=replace(config.train, out_dir=str(args.out)))
+    start = time.perf_counter()
+    result, model = train_coverhunter(config, progress=sys.stderr.isatty())
+    train_seconds = time.perf_counter() - start
+    epoch_steps = steps_per_epoch([row["work_id"] for row in read_list(config.hparams.train_path)], config.hparams)
+    with open(Path(config.train.out_dir) / "metrics.csv", newline="") as handle:
+        logged = [r for r in csv.DictReader(handle) if r.get("val/mAP_heldout")]
+    at_best = next(r for r in logged if int(r["step"]) == result.best_step)
+    print(json.dumps({
+        "data": {"works": WORKS, "versions": VERSIONS, "engine": "numpy", "lines": report.lines,
+                 "splits": report.splits, "heldout_works": len(report.test_only_works),
+                 "heldout_recordings": len(read_list(heldout))},
+        "config": str(args.config.relative_to(ROOT) if args.config.is_relative_to(ROOT) else args.config),
+        "parameters": sum(v.numel() for v in read_checkpoint(model).state_dict.values()),
+        "features_seconds": round(features_seconds, 1), "features_computed": report.computed,
+        "train": {"seconds": round(train_seconds, 1), "threads": torch.get_num_threads(), "steps": result.step,
+                  "epochs": round(result.step / epoch_steps, 2), "best_epoch": round(result.best_step / epoch_steps, 2),
+                  "best_val_loss": round(result.best_loss, 4), "stopped_early": result.stopped_early},
+        "heldout": {**score(model, heldout), "logged_at_best_epoch": {
+            k: round(float(at_best[f"val/{k}_heldout"]), 4) for k in ("mAP", "MR1", "P@10")}},
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()
