@@ -26,10 +26,11 @@ def _version(work, **changes) -> np.ndarray:
 @pytest.fixture(scope="module")
 def fingerprints():
     """Fingerprints (and beat chroma) of a work (seed 1, G# minor, 124 BPM) as written, transposed
-    up 3 semitones, 15 % faster, and of another work (seed 3) at the first one's tempo."""
+    up 3 semitones, 15 % faster, and of another work at the first one's tempo (seed 7, whose verse and
+    chorus chord cycles differ from seed 1's: seed 3's are the same cycles, a harmonic near-cover)."""
     engine = load_engine("covers", "classic")
     assert isinstance(engine, ClassicCovers)
-    work, other = compose_work(1), compose_work(3)
+    work, other = compose_work(1), compose_work(7)
     songs = {"original": _version(work), "transposed": _version(work, transpose=3),
              "faster": _version(work, tempo_factor=1.15),
              "other": _version(other, tempo_factor=work.tempo / other.tempo)}

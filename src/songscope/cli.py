@@ -406,6 +406,8 @@ def _add_covers(sub: argparse._SubParsersAction) -> None:
     identify.add_argument("--rerank", type=int, default=0, metavar="N",
                           help="re-order the N nearest with the model's re-ranker (classic: Qmax)")
     identify.add_argument("--format", choices=("text", "json"), default="text", help="output format (default text)")
+    identify.add_argument("-m", "--model", default=None,
+                          help="the model to embed the queries with (default: the store's; another is refused)")
     identify.set_defaults(run=_covers_identify)
     calibrate = actions.add_parser("calibrate", parents=[common],
                                    help="fit the store's confidences on validation recordings of known works")
@@ -465,7 +467,7 @@ def _covers_identify(args: argparse.Namespace) -> int:
     _check_jobs(args.jobs)
     try:
         results, failures = identify(args.paths, args.refs, args.k, args.centroids, args.rerank, args.jobs,
-                                     args.device, progress=_bars_wanted(args)), []
+                                     args.device, args.model, _bars_wanted(args)), []
     except BatchError as exc:
         results, failures = exc.results, exc.failures
     if args.format == "json":
