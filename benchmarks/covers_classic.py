@@ -4,7 +4,7 @@
 
 The corpus (rendered once, then reused): ``songscope synth``'s works and versions (transposed
 -5..+6 semitones, tempo x0.75-1.25, other General-MIDI instruments through FluidSynth, other drum
-styles, an edited form), each work cut to its first three sections (intro, verse, chorus or so: 20-50 s a song),
+styles, an edited form), each work cut after its first chorus (intro, verse(s), chorus: 20-60 s a song),
 mono 22.05 kHz WAV. Every recording queries all the others (all works are held out: the classic
 engine learns nothing; its constants are the papers').
 
@@ -48,7 +48,8 @@ def render_corpus(out: Path, works: int, versions: int) -> list[tuple[Path, str]
     files = []
     for w in range(works):
         full = compose_work(1000 + w, f"work{w:03d}")
-        work = replace(full, form=full.form[:3])
+        chorus = next(i for i, (label, _) in enumerate(full.form) if label == "chorus")
+        work = replace(full, form=full.form[:chorus + 1])
         for version in make_versions(work, versions, seed=5):
             path = out / f"{version.version_id}.wav"
             if not path.exists():

@@ -11,7 +11,9 @@ memory (``ru_maxrss``) is its own:
 
 - build: the update that creates the store (seconds, peak MiB);
 - query: opening the store (reading the index) and then one query (search for the 10 nearest +
-  their rows from the table); the median latency of 20 queries, and the process's peak MiB.
+  their rows from the table); the median latency of 20 queries (and of the FAISS search alone),
+  the process's peak MiB, and the machine's load average then (latencies on a busy machine are
+  longer).
 
 Prints one JSON object; ``mib_per_million`` is the store's size on disk scaled to a million
 performances.
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import shutil
 import subprocess
@@ -63,17 +66,21 @@ def query(refs: Path, dim: int) -> dict:
     start = time.perf_counter()
     store = CoverStore(refs)
     opened = time.perf_counter() - start
-    latencies = []
+    latencies, searches = [], []
     for q in _vectors(QUERIES, dim, seed=1):
         start = time.perf_counter()
         _, ids = store.search(q[None], 10)
+        searched = time.perf_counter()
         rows = store.performances(ids[0])
         latencies.append(time.perf_counter() - start)
+        searches.append(searched - start)
     if len(rows) != 10:
         raise SystemExit("the search returned the wrong number of rows")
     store.close()
     return {"open_seconds": round(opened, 3), "query_ms_median": round(1000 * float(np.median(latencies)), 2),
-            "query_ms_first": round(1000 * latencies[0], 2), "query_peak_mib": round(_peak_mib(), 1)}
+            "faiss_search_ms_median": round(1000 * float(np.median(searches)), 2),
+            "query_ms_first": round(1000 * latencies[0], 2), "query_peak_mib": round(_peak_mib(), 1),
+            "cpu_load_1min": round(os.getloadavg()[0], 1)}
 
 
 def _child(step: str, refs: Path, n: int, dim: int) -> dict:

@@ -388,7 +388,9 @@ def _add_covers(sub: argparse._SubParsersAction) -> None:
                        help="CSV with a path, file or track column and a work or work_id column "
                             "(default: every file is its own work)")
     index = actions.add_parser("index", parents=[common, works], help="embed performances into a store (REFS)")
-    index.add_argument("paths", nargs="+", type=Path, help="audio files and/or folders (searched recursively)")
+    index.add_argument("paths", nargs="+", type=Path,
+                       help="audio files, folders (searched recursively) and/or CoverHunterMPS lists (full.txt, "
+                            "dataset.txt: their wav and work fields)")
     index.add_argument("-o", "--out", "--refs", dest="refs", type=Path, required=True, help="the store folder")
     index.add_argument("-m", "--model", default="classic", help="covers model: classic (default, no weights), "
                                                                  "a CoverHunter checkpoint, ...")
@@ -396,7 +398,7 @@ def _add_covers(sub: argparse._SubParsersAction) -> None:
     index.set_defaults(run=_covers_index)
     add = actions.add_parser("add", parents=[common, works], help="add performances to a store (skips known content)")
     add.add_argument("refs", type=Path, help="the store folder")
-    add.add_argument("paths", nargs="+", type=Path, help="audio files and/or folders")
+    add.add_argument("paths", nargs="+", type=Path, help="audio files, folders and/or CoverHunterMPS lists")
     add.set_defaults(run=_covers_add)
     identify = actions.add_parser("identify", parents=[common], help="the nearest references of query recordings")
     identify.add_argument("paths", nargs="+", type=Path, help="query audio files and/or folders")
@@ -412,8 +414,10 @@ def _add_covers(sub: argparse._SubParsersAction) -> None:
     calibrate = actions.add_parser("calibrate", parents=[common],
                                    help="fit the store's confidences on validation recordings of known works")
     calibrate.add_argument("refs", type=Path, help="the store folder")
-    calibrate.add_argument("paths", nargs="+", type=Path, help="validation audio files and/or folders")
-    calibrate.add_argument("--works", type=Path, required=True, help="CSV: the work of every validation file")
+    calibrate.add_argument("paths", nargs="+", type=Path,
+                           help="validation audio files, folders and/or CoverHunterMPS lists (e.g. val.txt)")
+    calibrate.add_argument("--works", type=Path, default=None,
+                           help="CSV: the work of every validation file that no list names")
     calibrate.set_defaults(run=_covers_calibrate)
 
 

@@ -97,17 +97,43 @@ def _embed(item: _Item, model: str, device: str | None) -> Performance:
     return Performance(sha, str(path), work, audio.duration, np.asarray(embedding.vector, np.float32), sequence)
 
 
-def _collect(paths: Sequence[str | Path]) -> tuple[list[Path], list[Failure]]:
-    """The audio files of ``paths`` (folders searched), and the paths that are missing or empty."""
+def _listed(path: Path) -> dict[Path, str]:
+    """Audio file -> work of a CoverHunterMPS list (``full.txt``, ``dataset.txt``: the ``wav``
+    and ``work`` fields of each line). Speed variants (``perf`` starting ``sp_``, which ``covers
+    features`` writes) are left out: a store holds the recordings themselves.
+
+    Raises:
+        InputError: an unreadable list, or a line without ``wav`` or ``work``.
+    """
+    from .dataset import read_list, resolve_audio
+
+    works = {}
+    for number, row in enumerate(read_list(path), 1):
+        if str(row.get("perf", "")).startswith("sp_"):
+            continue
+        if not row.get("wav") or row.get("work") in (None, ""):
+            raise InputError(f"{path}: line {number} has no 'wav' or 'work' field")
+        works[resolve_audio(str(row["wav"]), path.parent)] = str(row["work"])
+    return works
+
+
+def _collect(paths: Sequence[str | Path]) -> tuple[list[Path], list[Failure], dict[Path, str]]:
+    """The audio files of ``paths`` (folders searched; ``.txt`` files read as CoverHunterMPS
+    lists), the paths that are missing, empty or unreadable, and the works the lists give."""
     from ..library.inputs import expand_inputs
 
-    files, failures = [], []
-    for path in paths:
+    files, failures, listed = [], [], {}
+    for path in map(Path, paths):
         try:
-            files.extend(expand_inputs([path]))
+            if path.suffix == ".txt" and path.is_file():
+                works = _listed(path)
+                listed.update(works)
+                files.extend(works)
+            else:
+                files.extend(expand_inputs([path]))
         except InputError as exc:
-            failures.append(Failure(Path(path), str(exc), exc.exit_code))
-    return list(dict.fromkeys(files)), failures
+            failures.append(Failure(path, str(exc), exc.exit_code))
+    return list(dict.fromkeys(files)), failures, listed
 
 
 def _run(items: list[_Item], model: str, device: str | None, jobs: int, progress: bool,
@@ -133,20 +159,23 @@ def embed_files(paths: Sequence[str | Path], model: str = "classic", device: str
         ConfigError / CheckpointError: the model.
     """
     _engine(model, device)
-    files, failures = _collect(paths)
+    files, failures, _ = _collect(paths)
     done, failed = _run([_Item(f) for f in files], model, device, jobs, progress, "embedding")
     return done, failures + failed
 
 
-def _assign_works(files: list[Path], hashes: dict[Path, str], table: WorkTable | None,
-                  taken: set[str]) -> tuple[dict[Path, str], list[Failure]]:
-    """Work of every file: from the table (a file without a row fails), else the file's track
-    name, made unique with 8 hex digits of its content hash when another file has it already."""
+def _assign_works(files: list[Path], hashes: dict[Path, str], table: WorkTable | None, taken: set[str],
+                  listed: dict[Path, str]) -> tuple[dict[Path, str], list[Failure]]:
+    """Work of every file: from a list it came from, else from the table (a file without a row
+    fails), else the file's track name, made unique with 8 hex digits of its content hash when
+    another file has it already."""
     from ..library.inputs import track_name
 
     works, failures = {}, []
     for path in files:
-        if table is not None:
+        if path in listed:
+            work = listed[path]
+        elif table is not None:
             work = table.work_of(path)
             if work is None:
                 failures.append(Failure(path, f"{path}: unknown work: no row for {path.name} in {table.source}", 2))
@@ -195,7 +224,7 @@ def index(paths: Sequence[str | Path], refs: str | Path, works: str | Path | Non
             existing.check_model(identity)
         _engine(model, device)
         table = read_works(works) if works is not None else None
-        files, failures = _collect(paths)
+        files, failures, listed = _collect(paths)
         hashes: dict[Path, str] = {}
         for path in files:
             try:
@@ -215,7 +244,7 @@ def index(paths: Sequence[str | Path], refs: str | Path, works: str | Path | Non
         else:
             known.add(sha)
             todo.append(path)
-    assigned, unknown = _assign_works(todo, hashes, table, taken)
+    assigned, unknown = _assign_works(todo, hashes, table, taken, listed)
     failures.extend(unknown)
     done, failed = _run([_Item(p, hashes[p], w) for p, w in assigned.items()], model, device, jobs, progress, "indexing")
     failures.extend(failed)
@@ -303,7 +332,7 @@ def identify(queries: str | Path | Sequence[str | Path], refs: str | Path, k: in
         _check_rerank(engine, rerank)
         if centroids:
             store.centroid_index()
-        files, failures = _collect([queries] if one else list(queries))
+        files, failures, _ = _collect([queries] if one else list(queries))
         done, failed = _run([_Item(f) for f in files], store.model, device, jobs, progress, "identifying")
         results = [Identification(q.path, _matches(store, engine, q, k, centroids, rerank)) for q in done]
     failures += failed
@@ -312,7 +341,7 @@ def identify(queries: str | Path | Sequence[str | Path], refs: str | Path, k: in
     return results
 
 
-def calibrate(refs: str | Path, audio: Sequence[str | Path], works: str | Path, jobs: int = 1,
+def calibrate(refs: str | Path, audio: Sequence[str | Path], works: str | Path | None = None, jobs: int = 1,
               device: str | None = None, progress: bool = False) -> CalibrationReport:
     """Fit the store's confidence curves on validation recordings of known works and save them.
 
@@ -321,17 +350,21 @@ def calibrate(refs: str | Path, audio: Sequence[str | Path], works: str | Path, 
     others, chosen with a fixed seed); see :mod:`songscope.covers.calibration`. Use recordings
     that are not in the store.
 
+    Args:
+        audio: validation audio files, folders and CoverHunterMPS lists (which give their works).
+        works: a works CSV for the files that no list names.
+
     Raises:
         InputError: no usable pair (fewer than two works, or no work with two recordings).
     """
     from ..library.jobs import model_identity
 
-    table = read_works(works)
+    table = read_works(works) if works is not None else None
     with CoverStore(refs) as store:
         engine = _store_engine(store, None, device)
         model = store.model
-    files, failures = _collect(audio)
-    assigned, unknown = _assign_works(files, {}, table, set())
+    files, failures, listed = _collect(audio)
+    assigned, unknown = _assign_works(files, {}, table, set(), listed)
     done, failed = _run([_Item(p, "", w) for p, w in assigned.items()], model, device, jobs, progress, "calibrating")
     failures += unknown + failed
     if len(done) < 2:

@@ -119,8 +119,11 @@ def save_tsne(distances: np.ndarray, works: Sequence[str], test_works: set[str],
 
     if len(distances) < 5:
         raise InputError("a t-SNE plot needs at least 5 queries")
-    points = TSNE(n_components=2, init="random", random_state=0,
-                  perplexity=min(30.0, (len(distances) - 1) / 3)).fit_transform(np.asarray(distances, float))
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(1):  # OpenMP threads only spin against each other on a map this small
+        points = TSNE(n_components=2, init="random", random_state=0,
+                      perplexity=min(30.0, (len(distances) - 1) / 3)).fit_transform(np.asarray(distances, float))
     works = np.asarray(works)
     figure = Figure(figsize=(10, 10))
     axes = figure.add_subplot()
