@@ -355,19 +355,19 @@ class StoreUpdate:
         works = {name: wid for wid, name in db.execute("SELECT id, work FROM works")}
         touched: set[int] = set()
         offset, now = 0, time.time()
-        db.execute("BEGIN")
-        first = int(index.ntotal)
+        first, known, rows = int(index.ntotal), len(works), []
         for i, p in enumerate(self.new):
-            if p.work not in works:
-                works[p.work] = len(works)
-                db.execute("INSERT INTO works (id, work) VALUES (?, ?)", (works[p.work], p.work))
-            touched.add(works[p.work])
+            work = works.setdefault(p.work, len(works))
+            touched.add(work)
             length = None if p.sequence is None else len(p.sequence)
-            db.execute("INSERT INTO performances (id, sha256, path, work, duration, segment, offset, length, added) "
-                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                       (first + i, p.sha256, p.path, works[p.work], p.duration, segment if length else None,
-                        offset if length else None, length, now))
+            rows.append((first + i, p.sha256, p.path, work, p.duration, segment if length else None,
+                         offset if length else None, length, now))
             offset += length or 0
+        db.execute("BEGIN")
+        db.executemany("INSERT INTO works (id, work) VALUES (?, ?)",
+                       [(wid, name) for name, wid in works.items() if wid >= known])
+        db.executemany("INSERT INTO performances (id, sha256, path, work, duration, segment, offset, length, added) "
+                       "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
         db.execute("COMMIT")
         if self.new:
             index.add(np.stack([p.vector for p in self.new]).astype(np.float32))
