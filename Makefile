@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 BASE := $(VENV)/.installed-base
 FULL := $(VENV)/.installed-test
 
-.PHONY: demo test bench clean
+.PHONY: demo test test-slow bench clean
 
 $(BASE): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ demo: $(BASE)
 test: $(FULL)
 	bash scripts/system-deps.sh
 	$(BIN)/python -m pytest -q
+
+test-slow: $(FULL)  # the long training and scale tests the default run leaves out
+	bash scripts/system-deps.sh
+	$(BIN)/python -m pytest -q -m slow
 
 bench: $(FULL)
 	$(BIN)/python benchmarks/beats_vs_librosa.py

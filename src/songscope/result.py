@@ -50,6 +50,8 @@ class BeatResult:
         bpm: tempo from the steady inter-beat intervals, None with fewer than 2 beats.
         activations: (T, 2) [beat, downbeat] probabilities at ``fps`` that were decoded.
         fps: frame rate of ``activations`` (frames per second).
+        confidence: how sure the engine is that the recording has a beat, in [0, 1] (None for
+            engines that do not say); below the engine's threshold it reports no beats.
     """
 
     beats: np.ndarray
@@ -58,6 +60,7 @@ class BeatResult:
     bpm: float | None
     activations: np.ndarray
     fps: float = FPS
+    confidence: float | None = None
 
     @property
     def downbeats(self) -> np.ndarray:
@@ -221,6 +224,8 @@ class AnalysisResult:
         key, key_signature, key_confidence: key estimate ("C major"), its relative
             pair ("C major/A minor") and a confidence in [0, 1].
         time_signature: e.g. "4/4" (beats per bar over 4).
+        beat_confidence: the beat engine's confidence in [0, 1] that the recording has a beat
+            (None when the engine gives none; absent from allin1's JSON).
         duration: track length (s).
         engine: which engine produced the result. songscope_version: package version.
         activations: optional arrays (``beat``, ``downbeat``, ``segment`` (T,) and
@@ -243,6 +248,7 @@ class AnalysisResult:
     songscope_version: str = __version__
     activations: dict[str, np.ndarray] | None = field(default=None, repr=False, compare=False)
     embeddings: np.ndarray | None = field(default=None, repr=False, compare=False)
+    beat_confidence: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict: allin1's fields first, then songscope's."""
@@ -257,6 +263,7 @@ class AnalysisResult:
             "key_signature": self.key_signature,
             "key_confidence": None if self.key_confidence is None else round(float(self.key_confidence), 4),
             "time_signature": self.time_signature,
+            "beat_confidence": None if self.beat_confidence is None else round(float(self.beat_confidence), 4),
             "duration": None if self.duration is None else round(float(self.duration), 4),
             "engine": self.engine,
             "songscope_version": self.songscope_version,
@@ -279,6 +286,7 @@ class AnalysisResult:
             key=key.key if key else None, key_signature=key.key_signature if key else None,
             key_confidence=round(float(key.confidence), 4) if key else None,
             time_signature=f"{beats.beats_per_bar}/4" if beats.beats_per_bar else None,
+            beat_confidence=None if beats.confidence is None else round(float(beats.confidence), 4),
             duration=round(float(duration), 4), engine=engine,
             activations=structure.activations if activations else None,
             embeddings=structure.embeddings if embeddings else None,
@@ -292,7 +300,7 @@ class AnalysisResult:
             raise InputError(f"not an analysis result: missing {', '.join(missing)}")
         segments = [Segment(float(s["start"]), float(s["end"]), str(s["label"])) for s in data["segments"]]
         extras = {k: data[k] for k in ("key", "key_signature", "key_confidence", "time_signature",
-                                       "duration", "engine", "songscope_version") if k in data}
+                                       "beat_confidence", "duration", "engine", "songscope_version") if k in data}
         return cls(path=str(data["path"]), bpm=data["bpm"], beats=[float(t) for t in data["beats"]],
                    downbeats=[float(t) for t in data["downbeats"]],
                    beat_positions=[int(p) for p in data["beat_positions"]], segments=segments, **extras)

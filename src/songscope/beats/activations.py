@@ -1,4 +1,4 @@
-"""Classic beat and downbeat activation functions (no learned weights).
+"""Classic beat activation function (no learned weights).
 
 Beat activation: multi-band spectral flux. The log-band magnitudes are differenced
 against a frequency-max-filtered copy of the previous frame (SuperFlux, Böck & Widmer
@@ -6,12 +6,7 @@ against a frequency-max-filtered copy of the previous frame (SuperFlux, Böck & 
 above 2 kHz). Each band's flux is normalised by its running 95th percentile (6 s), the
 bands are averaged with the low band weighted up (kick and bass mark the beat), a local
 mean is subtracted, and the result is squashed into (0, 1) so the DBN can read it as a
-probability.
-
-Downbeat activation: the beat activation split into [beat, downbeat] by a per-frame
-downbeat cue that combines harmonic change (cosine distance between the chroma of the
-next and the previous 0.6 s) with low-frequency onset strength; chords and bass notes
-tend to change on the first beat of a bar.
+probability. The downbeat cue is measured between decoded beats (:mod:`.bars`).
 """
 
 from __future__ import annotations
@@ -21,7 +16,7 @@ from scipy.ndimage import maximum_filter1d, percentile_filter, uniform_filter1d
 
 from ..audio.features import ANALYSIS_SR, N_FFT, Features
 
-__all__ = ["beat_activation", "downbeat_activation", "onset_strength"]
+__all__ = ["audible_frames", "beat_activation", "onset_strength"]
 
 _EPS = 1e-4
 
@@ -49,9 +44,16 @@ def onset_strength(features: Features) -> np.ndarray:
     return np.stack([diff[:, g].sum(axis=1) for g in groups], axis=1)
 
 
-def beat_activation(features: Features) -> np.ndarray:
-    """Beat probability per frame, (T,) in (0, 1), at ``features.fps``."""
-    flux = onset_strength(features)
+def audible_frames(features: Features, range_db: float = 50.0) -> np.ndarray:
+    """(T,) bool: frames within ``range_db`` of the recording's loud level (its 95th percentile
+    frame energy); the rest is silence and gives no beat evidence."""
+    return features.rms_db > (np.percentile(features.rms_db, 95) - range_db)
+
+
+def beat_activation(features: Features, flux: np.ndarray | None = None) -> np.ndarray:
+    """Beat probability per frame, (T,) in (0, 1), at ``features.fps`` (``flux``: the
+    :func:`onset_strength` of ``features`` when already computed)."""
+    flux = onset_strength(features) if flux is None else flux
     norm = np.empty_like(flux)
     for b in range(flux.shape[1]):
         scale = _running_scale(flux[:, b], features.fps)
@@ -59,32 +61,5 @@ def beat_activation(features: Features) -> np.ndarray:
     combined = norm @ np.array([0.45, 0.3, 0.25])
     local = uniform_filter1d(combined, size=int(0.3 * features.fps) | 1, mode="nearest")
     peaky = np.maximum(combined - local, 0.0)
-    # silent passages give no beat evidence at all
-    audible = features.rms_db > (np.percentile(features.rms_db, 95) - 50.0)
-    act = np.clip(peaky, 0.0, None) ** 1.5 * audible
+    act = np.clip(peaky, 0.0, None) ** 1.5 * audible_frames(features)
     return np.clip(act / (1.0 + act), _EPS, 1.0 - 2 * _EPS)
-
-
-def _chroma_change(features: Features, seconds: float = 0.6) -> np.ndarray:
-    """Cosine distance between the mean chroma of the next and the previous ``seconds``."""
-    width = max(1, int(seconds * features.fps))
-    chroma = np.sqrt(features.chroma.astype(np.float64))
-    csum = np.concatenate([np.zeros((1, 12)), np.cumsum(chroma, axis=0)])
-    t = np.arange(len(chroma))
-    lo, hi = np.clip(t - width, 0, len(chroma)), np.clip(t + width, 0, len(chroma))
-    before = csum[t] - csum[lo]
-    after = csum[hi] - csum[t]
-    num = (before * after).sum(axis=1)
-    den = np.linalg.norm(before, axis=1) * np.linalg.norm(after, axis=1) + 1e-9
-    return 1.0 - num / den
-
-
-def downbeat_activation(features: Features, beat: np.ndarray | None = None) -> np.ndarray:
-    """Joint [beat, downbeat] probabilities per frame, (T, 2), each row summing below 1."""
-    beat = beat_activation(features) if beat is None else beat
-    change = _chroma_change(features)
-    low = onset_strength(features)[:, 0]
-    low = low / max(np.percentile(low, 99), 1e-6)
-    cue = np.clip(change / max(np.percentile(change, 95), 1e-6), 0, 1.5) + 0.5 * np.clip(low, 0, 1.5)
-    share = np.clip(0.25 + 0.35 * cue, 0.05, 0.9)
-    return np.stack([beat * (1.0 - share), beat * share], axis=1)

@@ -21,13 +21,14 @@ at once. Memory is ``O(T * B * K)`` bytes for the back-pointers (uint8) and
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..errors import ConfigError, InputError
 
-__all__ = ["DBNConfig", "DecodedPath", "beat_intervals", "decode_beats", "decode_downbeats"]
+__all__ = ["DBNConfig", "DecodedPath", "TempoPrior", "beat_intervals", "decode_beats", "decode_downbeats"]
 
 
 @dataclass(frozen=True)
@@ -117,16 +118,23 @@ class _BarSpace:
         self.num_states = int(self.num_beats * self.intervals.sum())
 
 
-def _tempo_log_prior(intervals: np.ndarray, config: DBNConfig) -> np.ndarray:
-    """Log preference (K,) for each beat interval; zeros without a tempo prior."""
-    if config.tempo_prior is None:
-        return np.zeros(len(intervals))
-    centre, width = config.tempo_prior
+#: a per-recording tempo preference: BPM (K,) -> log weight (K,), added at every beat transition
+TempoPrior = Callable[[np.ndarray], np.ndarray]
+
+
+def _tempo_log_prior(intervals: np.ndarray, config: DBNConfig, extra: TempoPrior | None = None) -> np.ndarray:
+    """Log preference (K,) for each beat interval: the config's log-normal prior plus
+    ``extra``; zeros without either."""
     bpm = 60.0 * config.fps / intervals
-    return -0.5 * (np.log2(bpm / centre) / width) ** 2
+    prior = np.zeros(len(intervals)) if extra is None else np.asarray(extra(bpm), dtype=float)
+    if config.tempo_prior is None:
+        return prior
+    centre, width = config.tempo_prior
+    return prior - 0.5 * (np.log2(bpm / centre) / width) ** 2
 
 
-def _bar_space(num_beats: int, intervals: np.ndarray, config: DBNConfig, downbeats: bool) -> _BarSpace:
+def _bar_space(num_beats: int, intervals: np.ndarray, config: DBNConfig, downbeats: bool,
+               tempo_prior: TempoPrior | None = None) -> _BarSpace:
     border = 1.0 / config.observation_lambda
     region = np.empty((num_beats, len(intervals)), dtype=np.int64)
     for j, k in enumerate(intervals):
@@ -144,7 +152,7 @@ def _bar_space(num_beats: int, intervals: np.ndarray, config: DBNConfig, downbea
     return _BarSpace(
         num_beats, intervals, region, region_class,
         _transition_log_probs(intervals, config.transition_lambda)
-        + _tempo_log_prior(intervals, config)[None, :],
+        + _tempo_log_prior(intervals, config, tempo_prior)[None, :],
     )
 
 
@@ -317,12 +325,14 @@ def _validate(activations: np.ndarray, columns: int) -> np.ndarray:
     return act
 
 
-def decode_beats(activations: np.ndarray, config: DBNConfig | None = None) -> np.ndarray:
+def decode_beats(activations: np.ndarray, config: DBNConfig | None = None,
+                 tempo_prior: TempoPrior | None = None) -> np.ndarray:
     """Beat times from a beat activation function (madmom ``DBNBeatTrackingProcessor``).
 
     Args:
         activations: (T,) beat probability per frame at ``config.fps``.
         config: model settings; default is madmom's beat tracker (55-215 BPM, threshold 0).
+        tempo_prior: a per-recording tempo preference, added to the config's.
 
     Returns:
         (N,) beat times in seconds.
@@ -334,19 +344,25 @@ def decode_beats(activations: np.ndarray, config: DBNConfig | None = None) -> np
         return np.empty(0)
     intervals = beat_intervals(60.0 * config.fps / config.max_bpm,
                                60.0 * config.fps / config.min_bpm, config.num_tempi)
-    space = _bar_space(1, intervals, config, downbeats=False)
+    space = _bar_space(1, intervals, config, downbeats=False, tempo_prior=tempo_prior)
     with np.errstate(divide="ignore"):
         log_obs = np.stack([np.log((1.0 - act) / (config.observation_lambda - 1)), np.log(act)], axis=1)
     path = _viterbi(log_obs, space)
     return (_peak_frames(path, act, config.correct) + offset) / float(config.fps)
 
 
-def decode_downbeats(activations: np.ndarray, config: DBNConfig | None = None) -> tuple[np.ndarray, DecodedPath | None]:
+def decode_downbeats(activations: np.ndarray, config: DBNConfig | None = None,
+                     tempo_prior: TempoPrior | None = None,
+                     no_beat: np.ndarray | None = None) -> tuple[np.ndarray, DecodedPath | None]:
     """Beats with their position in the bar (madmom ``DBNDownBeatTrackingProcessor``).
 
     Args:
-        activations: (T, 2) per-frame probabilities of [beat (not downbeat), downbeat].
+        activations: (T, 2) per-frame observation densities of [beat (not downbeat), downbeat]
+            (probabilities in madmom's model).
         config: model settings (meters, tempo range, ...).
+        tempo_prior: a per-recording tempo preference, added to the config's.
+        no_beat: (T,) density of the observation outside beat regions; default (madmom's)
+            ``1 - activations.sum(axis=1)``.
 
     Returns:
         ``(beats, path)``: beats is (N, 2) of [time in seconds, position in bar starting
@@ -354,17 +370,19 @@ def decode_downbeats(activations: np.ndarray, config: DBNConfig | None = None) -
     """
     config = config or DBNConfig()
     act = _validate(activations, 2)
+    outside = 1.0 - act.sum(axis=1) if no_beat is None else _validate(no_beat, 1)
     act, offset = _crop(act, config.threshold)
     if not act.any():
         return np.empty((0, 2)), None
+    outside = outside[offset:offset + len(act)]
     intervals = beat_intervals(60.0 * config.fps / config.max_bpm,
                                60.0 * config.fps / config.min_bpm, config.num_tempi)
     with np.errstate(divide="ignore"):
         log_obs = np.stack([
-            np.log((1.0 - act.sum(axis=1)) / (config.observation_lambda - 1)),
+            np.log(outside / (config.observation_lambda - 1)),
             np.log(act[:, 0]), np.log(act[:, 1]),
         ], axis=1)
-    paths = [_viterbi(log_obs, _bar_space(int(num_beats), intervals, config, downbeats=True))
+    paths = [_viterbi(log_obs, _bar_space(int(num_beats), intervals, config, downbeats=True, tempo_prior=tempo_prior))
              for num_beats in config.beats_per_bar]
     best = max(paths, key=lambda path: path.log_prob)  # the first of equals, as a strict comparison in order
     frames = _peak_frames(best, act, config.correct)

@@ -4,7 +4,49 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["tempo_from_activation", "bpm_from_beats", "bpm_mode"]
+__all__ = ["autocorrelation", "comb_tempo_prior", "tempo_from_activation", "bpm_from_beats", "bpm_mode"]
+
+
+def autocorrelation(x: np.ndarray, max_lag: int) -> np.ndarray:
+    """Autocorrelation of ``x`` with its mean removed, lags ``0 .. max_lag`` ((max_lag + 1,)),
+    unnormalised (lag 0 holds the energy); zeros past the signal's length."""
+    x = np.asarray(x, dtype=float)
+    x = x - x.mean()
+    n = len(x)
+    spec = np.fft.rfft(x, 2 * n)
+    acf = np.fft.irfft(spec * np.conj(spec), 2 * n)[: max_lag + 1]
+    return np.pad(acf, (0, max_lag + 1 - len(acf)))
+
+
+def comb_tempo_prior(activation: np.ndarray, fps: float, harmonics: int = 4, floor: float = 0.3):
+    """A per-recording tempo preference from a comb filter over the autocorrelation.
+
+    The salience of a tempo is the mean normalised autocorrelation (clipped at 0) of the
+    activation at 1 .. ``harmonics`` times its beat period, so a tempo whose beats, bars and
+    half bars all recur scores high, and an unrelated tempo (3/2 of the true one, say) low.
+
+    Args:
+        activation: (T,) onset or beat activation at ``fps``.
+        fps: frames per second.
+        harmonics: periods summed by the comb.
+        floor: salience floor, relative to the best tempo (bounds the penalty at ``log(floor)``).
+
+    Returns:
+        a function BPM (K,) -> log weight (K,), 0 at the most salient of the given tempi.
+    """
+    x = np.asarray(activation, dtype=float)
+    acf = autocorrelation(x, len(x) - 1)
+    acf = np.clip(acf / acf[0], 0.0, None) if acf[0] > 0 else np.zeros_like(acf)
+
+    def log_weight(bpm: np.ndarray) -> np.ndarray:
+        lags = 60.0 * fps / np.asarray(bpm, dtype=float)
+        multiples = lags[:, None] * np.arange(1, harmonics + 1)[None, :]
+        comb = np.interp(multiples, np.arange(len(acf)), acf, right=0.0).mean(axis=1)
+        best = comb.max()
+        relative = comb / best if best > 0 else np.ones_like(comb)
+        return np.log(floor + (1.0 - floor) * relative)
+
+    return log_weight
 
 
 def tempo_from_activation(activation: np.ndarray, fps: float = 100.0, min_bpm: float = 40.0,
@@ -27,14 +69,12 @@ def tempo_from_activation(activation: np.ndarray, fps: float = 100.0, min_bpm: f
         up to ``top`` pairs ``(bpm, relative strength)``, strongest first; strengths sum to 1.
     """
     x = np.asarray(activation, dtype=float)
-    x = x - x.mean()
     n = len(x)
     lag_lo = max(1, int(np.floor(60.0 * fps / max_bpm)))
     lag_hi = min(n - 1, int(np.ceil(60.0 * fps / min_bpm)))
-    if lag_hi <= lag_lo + 1 or not np.any(x):
+    if lag_hi <= lag_lo + 1 or not np.any(x - x.mean()):
         return []
-    spec = np.fft.rfft(x, 2 * n)
-    acf = np.fft.irfft(spec * np.conj(spec))[: lag_hi + 2]
+    acf = autocorrelation(x, lag_hi + 1)
     lags = np.arange(len(acf))
     with np.errstate(divide="ignore"):
         bpm = 60.0 * fps / lags

@@ -9,17 +9,19 @@ import numpy as np
 
 from ..audio.features import Features
 from ..result import BeatResult
-from .activations import beat_activation, downbeat_activation
-from .dbn import DBNConfig, decode_downbeats
-from .tempo import bpm_from_beats
+from .activations import audible_frames, beat_activation, onset_strength
+from .bars import choose_meter, downbeat_cue, downbeat_densities, downbeat_probability
+from .dbn import DBNConfig, decode_beats, decode_downbeats
+from .rhythm import BEAT_CONFIDENCE_THRESHOLD, rhythm_confidence
+from .tempo import bpm_from_beats, comb_tempo_prior
 
 __all__ = ["CLASSIC_DBN", "classic_dbn", "dbn_with_settings", "track_beats"]
 
-#: Decoder settings of the classic engine: madmom's downbeat model plus a mild tempo
-#: preference around 110 BPM (the classic activations carry off-beat onsets that an
-#: unbiased decoder too often locks onto at double tempo).
-CLASSIC_DBN = DBNConfig(beats_per_bar=(3, 4), min_bpm=55.0, max_bpm=215.0, num_tempi=60,
-                        threshold=0.05, tempo_prior=(110.0, 0.7))
+#: Decoder settings of the classic engine: madmom's downbeat model; the tempo preference is
+#: not fixed but measured per recording (:func:`~songscope.beats.tempo.comb_tempo_prior`).
+CLASSIC_DBN = DBNConfig(beats_per_bar=(3, 4), min_bpm=55.0, max_bpm=215.0, num_tempi=60, threshold=0.05)
+#: tempo range of the second pass: the first pass's dominant tempo times or divided by this
+_TEMPO_MARGIN = 1.2
 
 
 def dbn_with_settings(base: DBNConfig, settings: Mapping[str, Any]) -> DBNConfig:
@@ -39,17 +41,60 @@ def classic_dbn(settings: Mapping[str, Any]) -> DBNConfig:
     return dbn_with_settings(CLASSIC_DBN, settings)
 
 
+def _dominant_bpm(beats: np.ndarray) -> float:
+    """The tempo (BPM) that the most time is spent at: the peak of the duration-weighted
+    histogram of the beat intervals' log tempi (bins of 1/20 octave, smoothed over 3 bins)."""
+    ibi = np.diff(beats)
+    octaves = np.log2(60.0 / ibi)
+    bins = np.arange(octaves.min() - 0.1, octaves.max() + 0.15, 0.05)
+    hist, _ = np.histogram(octaves, bins=bins, weights=ibi)
+    hist = np.convolve(hist, np.ones(3), mode="same")
+    peak = int(np.argmax(hist))
+    near = np.abs(octaves - 0.5 * (bins[peak] + bins[peak + 1])) <= 0.075
+    return 60.0 / float(np.median(ibi[near])) if near.any() else 60.0 / float(np.median(ibi))
+
+
+def _second_pass_range(beats: np.ndarray, config: DBNConfig) -> DBNConfig:
+    """``config`` with its tempo range narrowed to the first pass's dominant tempo
+    (:func:`_dominant_bpm`) widened by :data:`_TEMPO_MARGIN` either way."""
+    bpm = _dominant_bpm(beats)
+    min_bpm = max(config.min_bpm, bpm / _TEMPO_MARGIN)
+    max_bpm = min(config.max_bpm, bpm * _TEMPO_MARGIN)
+    return replace(config, min_bpm=min_bpm, max_bpm=max(max_bpm, min_bpm * 1.05))
+
+
 def track_beats(features: Features, config: DBNConfig = CLASSIC_DBN) -> BeatResult:
     """Track beats, downbeats and meter of a recording from its frame features.
+
+    Two passes: the beat activation decoded alone (one beat per bar, the whole tempo range,
+    a tempo preference from the recording's own periodicity) gives beats; a downbeat cue
+    measured between those beats (:mod:`~songscope.beats.bars`) turns the activation into
+    [beat, downbeat] densities, the bar periodicity of those beats picks triple or duple meter
+    (:func:`~songscope.beats.bars.choose_meter`), and the bar-pointer DBN decodes beats and
+    downbeats jointly within the first pass's dominant tempo range. A recording whose rhythm confidence
+    (:func:`~songscope.beats.rhythm.rhythm_confidence`) is below
+    :data:`~songscope.beats.rhythm.BEAT_CONFIDENCE_THRESHOLD` gets no beats, meter 0 and no tempo.
 
     Args:
         features: :class:`~songscope.audio.features.Features` at ``config.fps``.
         config: decoder settings (meters, tempo range, ...).
     """
-    beat = beat_activation(features)
-    joint = downbeat_activation(features, beat)
-    decoded, path = decode_downbeats(joint, config)
+    flux = onset_strength(features)
+    beat = beat_activation(features, flux)
+    confidence = rhythm_confidence(flux, beat, audible_frames(features), features.fps)
+    prior = comb_tempo_prior(beat, features.fps)
+    first = (decode_beats(beat, replace(config, beats_per_bar=(1,)), prior)
+             if confidence >= BEAT_CONFIDENCE_THRESHOLD else np.empty(0))
+    if len(first) < 3:
+        joint = np.stack([beat, np.zeros_like(beat)], axis=1)
+        return BeatResult(np.empty(0), np.empty(0, dtype=int), 0, None, joint, features.fps, confidence)
+    frames = np.round(first * features.fps).astype(np.int64)
+    prob = downbeat_probability(downbeat_cue(features, flux[:, 0], frames), frames, len(beat))
+    second = replace(_second_pass_range(first, config),
+                     beats_per_bar=choose_meter(features, flux, frames, config.beats_per_bar))
+    decoded, path = decode_downbeats(downbeat_densities(beat, prob), second, prior, no_beat=1.0 - beat)
+    joint = np.stack([beat * (1.0 - prob), beat * prob], axis=1)
     beats = decoded[:, 0] if len(decoded) else np.empty(0)
     positions = decoded[:, 1].astype(int) if len(decoded) else np.empty(0, dtype=int)
     meter = path.num_beats if path is not None and len(beats) else 0
-    return BeatResult(beats, positions, meter, bpm_from_beats(beats), joint, features.fps)
+    return BeatResult(beats, positions, meter, bpm_from_beats(beats), joint, features.fps, confidence)

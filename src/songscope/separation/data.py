@@ -6,8 +6,11 @@ flac, ...; ``mixture`` is optional: training mixes are the sum of the stems), as
 mixture, drums, bass, other, vocals), decoded once with ffmpeg into a cache folder.
 
 ``ChunkSampler.batch(step)`` is deterministic in (seed, step): random chunks, with source
-activity detection (a target that is silent in the chunk is drawn again), optional remixing
-of stems across tracks, random gains and channel swaps.
+activity detection, optional remixing of stems across tracks, random gains and channel swaps.
+Activity is checked one of two ways (``AugmentConfig.activity``): ``rms`` draws a chunk whose
+target is quieter than ``min_activity_db`` again; ``sad`` draws target chunks inside the salient
+fragments that the BSRNN recipe's source activity detection picks (``activity.py``, computed
+once per track and stem), falling back to ``rms`` for a stem without any.
 """
 
 from __future__ import annotations
@@ -22,7 +25,8 @@ import numpy as np
 import soundfile as sf
 
 from ..conventions import SEEKABLE_SUFFIXES, STEMS
-from ..errors import InputError
+from ..errors import ConfigError, InputError
+from .activity import SADConfig, salient_fragments
 
 __all__ = ["Track", "find_tracks", "ChunkSampler", "AugmentConfig"]
 
@@ -123,6 +127,7 @@ class AugmentConfig:
         channel_swap: probability of swapping left and right per stem.
         min_activity_db: a target chunk quieter than this (RMS, dBFS) is drawn again.
         activity_tries: draws before accepting a quiet chunk.
+        activity: "rms" (the check above) or "sad" (chunks inside salient fragments, the BSRNN recipe).
     """
 
     remix: float = 0.5
@@ -130,6 +135,11 @@ class AugmentConfig:
     channel_swap: float = 0.5
     min_activity_db: float = -50.0
     activity_tries: int = 10
+    activity: str = "rms"
+
+    def __post_init__(self) -> None:
+        if self.activity not in ("rms", "sad"):
+            raise ConfigError(f"activity must be rms or sad, not {self.activity!r}")
 
 
 class ChunkSampler:
@@ -152,12 +162,37 @@ class ChunkSampler:
         self.tracks, self.targets, self.length = usable, tuple(targets), length
         self.batch_size, self.seed, self.augment = batch_size, seed, augment
         self.sample_rate = usable[0].sample_rate
+        self.sad = SADConfig()
+        self._salient: dict[tuple[str, str], set[int]] = {}
+
+    def salient_starts(self, track: Track, stem: str) -> set[int]:
+        """Start samples of the salient fragments of ``stem`` in ``track`` (computed once)."""
+        key = (track.name, str(track.files[stem]))
+        if key not in self._salient:
+            wave = track.read(stem, 0, track.frames)
+            self._salient[key] = set(salient_fragments(wave, track.sample_rate, self.sad).tolist())
+        return self._salient[key]
+
+    def _salient_start(self, rng: np.random.Generator, track: Track, stems: list[str]) -> int | None:
+        """A chunk start inside a fragment salient for every one of ``stems``; None without such a
+        fragment, or when activity is checked by RMS."""
+        if self.augment is None or self.augment.activity != "sad" or not stems:
+            return None
+        common = sorted(set.intersection(*(self.salient_starts(track, stem) for stem in stems)))
+        if not common:
+            return None
+        fragment = common[int(rng.integers(len(common)))]
+        room = max(0, self.sad.window(track.sample_rate)[0] - self.length)
+        return min(fragment + int(rng.integers(0, room + 1)), track.frames - self.length)
 
     def _active(self, chunk: np.ndarray) -> bool:
         rms = float(np.sqrt(np.mean(chunk ** 2)) + 1e-12)
         return 20 * np.log10(rms) > self.augment.min_activity_db
 
     def _stem_chunk(self, rng: np.random.Generator, track: Track, stem: str) -> np.ndarray:
+        start = self._salient_start(rng, track, [stem] if stem in self.targets else [])
+        if start is not None:
+            return track.read(stem, start, self.length)
         tries = self.augment.activity_tries if self.augment and stem in self.targets else 1
         for _ in range(tries):
             start = int(rng.integers(0, track.frames - self.length + 1))
@@ -174,7 +209,10 @@ class ChunkSampler:
             stems = [self._stem_chunk(rng, track, stem) for track, stem in zip(picks, STEMS)]
         else:
             track = self.tracks[int(rng.integers(len(self.tracks)))]
-            for _ in range(aug.activity_tries if aug else 1):
+            salient = self._salient_start(rng, track, list(self.targets))
+            if salient is not None:
+                stems = [track.read(stem, salient, self.length) for stem in STEMS]
+            for _ in range(0 if salient is not None else aug.activity_tries if aug else 1):
                 start = int(rng.integers(0, track.frames - self.length + 1))
                 stems = [track.read(stem, start, self.length) for stem in STEMS]
                 if aug is None or all(self._active(stems[STEMS.index(t)]) for t in self.targets):
