@@ -3,7 +3,8 @@ of music recordings, in one install.
 
 The public API mirrors ``allin1``: :func:`analyze`, :func:`load_result`, :func:`visualize`,
 :func:`sonify` and :data:`HARMONIX_LABELS`; :func:`estimate_key` and :func:`separate`
-(with :func:`separate_audio` for arrays) give keys and stems; :func:`train_model` trains any
+(with :func:`separate_audio` for arrays) give keys and stems; :func:`identify` finds the
+references of cover versions in a store (``songscope covers``); :func:`train_model` trains any
 trainable model family; :mod:`songscope.models` holds the family registry.
 """
 
@@ -14,12 +15,13 @@ from .version import __version__
 
 __all__ = [
     "AnalysisResult", "AudioError", "BatchError", "ConfigError", "HARMONIX_LABELS", "InputError", "KeyResult",
-    "OutputError", "STEMS", "Segment", "SongscopeError", "__version__", "analyze", "estimate_key", "load_result",
+    "OutputError", "STEMS", "Segment", "SongscopeError", "__version__", "analyze", "estimate_key", "identify", "load_result",
     "separate", "separate_audio", "sonify", "train_model", "visualize",
 ]
 
 _LAZY = {  # heavy parts (matplotlib, torch, process pools) load on first use
     "analyze": ("pipeline", "analyze"), "estimate_key": ("key.api", "estimate_key"),
+    "identify": ("covers.search", "identify"),
     "separate": ("separation.api", "separate"), "separate_audio": ("separation.api", "separate_audio"),
     "train_model": ("train.run", "train_model"), "visualize": ("viz.figure", "visualize"), "sonify": ("viz.sonify", "sonify"),
 }

@@ -258,7 +258,8 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
                        description="Pair references and estimates by track name and print the field's metrics. "
                                    "Files: .jams, .beats/.txt, songscope/allin1 result .json, path,key .csv; for "
                                    "separation, folders of track folders with bass/drums/other/vocals.wav; for "
-                                   "covers, a synth manifest and an .npz of names + distances or embeddings.")
+                                   "covers, a works CSV (a synth manifest) and an .npz of names + distances or "
+                                   "embeddings, or audio with -m.")
     p.add_argument("task", choices=("beats", "structure", "key", "separation", "covers"),
                    help="what to evaluate")
     p.add_argument("references", type=Path, help="reference file or folder")
@@ -270,6 +271,16 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-d", "--device", default=None, help="cpu, cuda or mps for neural models")
     p.add_argument("--per-track", action="store_true", help="one row per track")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    covers = p.add_argument_group("covers", "REFERENCES is a works CSV, ESTIMATES the reference set (.npz, or audio "
+                                            "with -m)")
+    covers.add_argument("--queries", type=Path, default=None,
+                        help="a query set apart from the references (.npz, or audio with -m)")
+    covers.add_argument("--query-in-ref", type=Path, default=None,
+                        help="CoverHunterMPS query_in_ref JSON: (query, reference) pairs that are one performance "
+                             "(default: pairs with the same track name)")
+    covers.add_argument("--distances", type=Path, default=None, help="save the distance matrix (.npz)")
+    covers.add_argument("--tsne", type=Path, default=None, help="save a t-SNE map (.png) marking test-only works")
+    covers.add_argument("-j", "--jobs", type=int, default=1, help="files embedded in parallel with -m (default 1)")
     p.set_defaults(run=_run_evaluate)
 
 
@@ -278,7 +289,17 @@ def _run_evaluate(args: argparse.Namespace) -> int:
 
     from .evaluate import evaluate, evaluate_model
 
-    if args.model is None:
+    covers_only = [f"--{name.replace('_', '-')}" for name in ("queries", "query_in_ref", "distances", "tsne")
+                   if getattr(args, name) is not None]
+    if args.task == "covers":
+        from .evaluate.covers import evaluate_covers
+
+        _check_jobs(args.jobs)
+        result = evaluate_covers(args.references, args.estimates, args.queries, args.query_in_ref, args.model,
+                                 args.device, args.jobs, args.distances, args.tsne)
+    elif covers_only:
+        raise InputError(f"{', '.join(covers_only)} apply to `evaluate covers` only")
+    elif args.model is None:
         result = evaluate(args.task, args.references, args.estimates)
     else:
         result = evaluate_model(args.task, args.references, args.estimates, args.model, args.device)
@@ -336,7 +357,11 @@ def _run_synth(args: argparse.Namespace) -> int:
 
 def _add_covers(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("covers", help="cover-song identification: training data, fingerprints, searches",
-                       description="Cover-song identification with CoverHunter models. `covers ACTION -h` for help.")
+                       description="Cover-song identification: CoverHunterMPS training data (features); a store of reference "
+                                   "performances (embeddings of one covers model, classic by default, in a FAISS "
+                                   "index, works and files in SQLite) built, extended and calibrated (index, add, "
+                                   "calibrate); the references of query recordings (identify). "
+                                   "`covers ACTION -h` for help.")
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     features = actions.add_parser(
         "features", help="CoverHunterMPS training data: features, full.txt, train/val/test splits",
@@ -354,6 +379,46 @@ def _add_covers(sub: argparse._SubParsersAction) -> None:
     features.add_argument("-j", "--jobs", type=int, default=1, help="worker processes (default 1)")
     features.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no summary")
     features.set_defaults(run=_run_covers_features)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("-j", "--jobs", type=int, default=1, help="files embedded in parallel (default 1)")
+    common.add_argument("-d", "--device", default=None, help="cpu, cuda or mps for neural models")
+    common.add_argument("-q", "--quiet", action="store_true", help="no progress bar, no summary")
+    works = argparse.ArgumentParser(add_help=False)
+    works.add_argument("--works", type=Path, default=None,
+                       help="CSV with a path, file or track column and a work or work_id column "
+                            "(default: every file is its own work)")
+    index = actions.add_parser("index", parents=[common, works], help="embed performances into a store (REFS)")
+    index.add_argument("paths", nargs="+", type=Path,
+                       help="audio files, folders (searched recursively) and/or CoverHunterMPS lists (full.txt, "
+                            "dataset.txt: their wav and work fields)")
+    index.add_argument("-o", "--out", "--refs", dest="refs", type=Path, required=True, help="the store folder")
+    index.add_argument("-m", "--model", default="classic", help="covers model: classic (default, no weights), "
+                                                                 "a CoverHunter checkpoint, ...")
+    index.add_argument("--centroids", action="store_true", help="also keep one embedding per work")
+    index.set_defaults(run=_covers_index)
+    add = actions.add_parser("add", parents=[common, works], help="add performances to a store (skips known content)")
+    add.add_argument("refs", type=Path, help="the store folder")
+    add.add_argument("paths", nargs="+", type=Path, help="audio files, folders and/or CoverHunterMPS lists")
+    add.set_defaults(run=_covers_add)
+    identify = actions.add_parser("identify", parents=[common], help="the nearest references of query recordings")
+    identify.add_argument("paths", nargs="+", type=Path, help="query audio files and/or folders")
+    identify.add_argument("--refs", type=Path, required=True, help="the store folder")
+    identify.add_argument("-k", type=int, default=10, help="matches per query (default 10)")
+    identify.add_argument("--centroids", action="store_true", help="rank works (their centroids), not performances")
+    identify.add_argument("--rerank", type=int, default=0, metavar="N",
+                          help="re-order the N nearest with the model's re-ranker (classic: Qmax)")
+    identify.add_argument("--format", choices=("text", "json"), default="text", help="output format (default text)")
+    identify.add_argument("-m", "--model", default=None,
+                          help="the model to embed the queries with (default: the store's; another is refused)")
+    identify.set_defaults(run=_covers_identify)
+    calibrate = actions.add_parser("calibrate", parents=[common],
+                                   help="fit the store's confidences on validation recordings of known works")
+    calibrate.add_argument("refs", type=Path, help="the store folder")
+    calibrate.add_argument("paths", nargs="+", type=Path,
+                           help="validation audio files, folders and/or CoverHunterMPS lists (e.g. val.txt)")
+    calibrate.add_argument("--works", type=Path, default=None,
+                           help="CSV: the work of every validation file that no list names")
+    calibrate.set_defaults(run=_covers_calibrate)
 
 
 def _run_covers_features(args: argparse.Namespace) -> int:
@@ -373,6 +438,62 @@ def _run_covers_features(args: argparse.Namespace) -> int:
         print(f"{report.full}: {report.lines} lines of {report.works} works ({report.computed} features computed); "
               f"{splits}; {len(report.test_only_works)} test-only works")
     return _report_failures(report.failures, report.performances + len(report.failures))
+
+
+def _store_summary(args: argparse.Namespace, report) -> int:
+    if not args.quiet:
+        print(f"{len(report.added)} added, {len(report.skipped)} already in the store; {report.store}: "
+              f"{report.performances} performances of {report.works} works", file=sys.stderr)
+    return _report_failures(report.failures, len(report.added) + len(report.skipped) + len(report.failures))
+
+
+def _covers_index(args: argparse.Namespace) -> int:
+    from .covers.search import index
+
+    _check_jobs(args.jobs)
+    return _store_summary(args, index(args.paths, args.refs, args.works, args.model, args.centroids, args.jobs,
+                                      args.device, _bars_wanted(args)))
+
+
+def _covers_add(args: argparse.Namespace) -> int:
+    from .covers.search import add
+
+    _check_jobs(args.jobs)
+    return _store_summary(args, add(args.refs, args.paths, args.works, args.jobs, args.device, _bars_wanted(args)))
+
+
+def _covers_identify(args: argparse.Namespace) -> int:
+    import json
+
+    from .covers.search import identify
+    from .errors import BatchError
+
+    _check_jobs(args.jobs)
+    try:
+        results, failures = identify(args.paths, args.refs, args.k, args.centroids, args.rerank, args.jobs,
+                                     args.device, args.model, _bars_wanted(args)), []
+    except BatchError as exc:
+        results, failures = exc.results, exc.failures
+    if args.format == "json":
+        print(json.dumps([r.to_dict() for r in results], indent=2, ensure_ascii=False))
+    for result in results if args.format == "text" else ():
+        print(result.query)
+        for rank, match in enumerate(result.matches, start=1):
+            confidence = "-" if match.confidence is None else f"{match.confidence:.3f}"
+            print(f"  {rank:>3}  {match.distance:9.4f}  {confidence:>6}  {match.work}  {match.path}")
+    return _report_failures(failures, len(results) + len(failures))
+
+
+def _covers_calibrate(args: argparse.Namespace) -> int:
+    from .covers.search import calibrate
+
+    _check_jobs(args.jobs)
+    report = calibrate(args.refs, args.paths, args.works, args.jobs, args.device, _bars_wanted(args))
+    if not args.quiet:
+        for kind, c in report.calibrations.items():
+            print(f"{kind}: confidence 0.5 at distance {c.threshold:.4f} ({c.positives} same-work and {c.negatives} "
+                  f"other pairs)", file=sys.stderr)
+    return _report_failures(report.failures, report.used + len(report.failures))
 
 
 def _add_models(sub: argparse._SubParsersAction) -> None:

@@ -168,11 +168,14 @@ class CoverEmbedding:
         vector: (D,) float32, unit length: recordings of the same work lie close in cosine distance.
         model: the engine that produced it (``classic``, a registry name or a checkpoint path).
         frames: (T, D) per-chunk embeddings when the engine embeds chunks and pools them, else None.
+        sequence: (N, F) float32 frames that the engine's re-ranker aligns (the classic engine's
+            beat-synchronous chroma, (beats, 12)), else None.
     """
 
     vector: np.ndarray
     model: str
     frames: np.ndarray | None = field(default=None, repr=False)
+    sequence: np.ndarray | None = field(default=None, repr=False)
 
 
 @dataclass
@@ -180,7 +183,8 @@ class CoverMatch:
     """One reference recording found for a query.
 
     Attributes:
-        path: the reference recording. work: its work id. distance: cosine distance to the query.
+        path: the reference recording. work: its work id. distance: cosine distance to the query
+            (after re-ranking, the re-ranker's distance, e.g. Qmax's ``sqrt(beats) / Qmax``).
         confidence: probability that query and reference are versions of one work, from the
             store's calibration (None when the store was not calibrated).
     """
@@ -191,10 +195,9 @@ class CoverMatch:
     confidence: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"path": self.path, "work": self.work, "distance": round(float(self.distance), 6)}
-        if self.confidence is not None:
-            out["confidence"] = round(float(self.confidence), 4)
-        return out
+        """``{"path", "work", "distance", "confidence"}``; confidence is None (JSON null) when uncalibrated."""
+        return {"path": self.path, "work": self.work, "distance": round(float(self.distance), 6),
+                "confidence": None if self.confidence is None else round(float(self.confidence), 4)}
 
 
 @dataclass

@@ -42,8 +42,8 @@ from .config import CoverHunterConfig
 from .features import CSI_SAMPLE_RATE, CSIFeatureSpec
 
 __all__ = ["FeatureReport", "NoiseSettings", "RARE_DELIMITER", "SplitSettings", "extract_performance",
-           "feature_frames", "parse_line", "prepare_features", "read_data_hparams", "read_list", "split_by_work",
-           "write_list"]
+           "feature_frames", "parse_line", "prepare_features", "read_data_hparams", "read_list", "resolve_audio",
+           "split_by_work", "write_list"]
 
 #: CoverHunter's separator inside generated ``perf`` names ("▁").
 RARE_DELIMITER = "\u2581"
@@ -335,7 +335,7 @@ class FeatureReport:
     notes: list[str] = field(default_factory=list)
 
 
-def _resolve_audio(value: str, base: Path) -> Path:
+def resolve_audio(value: str, base: Path) -> Path:
     """An audio path of a list: absolute, relative to the working folder (their convention),
     or relative to the list's folder."""
     path = Path(value)
@@ -404,7 +404,7 @@ def _noise_settings(config: CoverHunterConfig, notes: list[str]) -> NoiseSetting
     files = []
     for row in read_list(listed):
         value = row.get("wav") or next(iter(row))
-        files.append(str(_resolve_audio(value, Path(listed).parent)))
+        files.append(str(resolve_audio(value, Path(listed).parent)))
     if not files:
         raise ConfigError(f"{listed}: lists no noise files")
     return NoiseSettings(tuple(files), float(spec.get("prob", 0.75)), float(spec.get("chunk", 3)),
@@ -474,7 +474,7 @@ def prepare_features(dataset: str | Path, out: str | Path, config: CoverHunterCo
         raise ConfigError("aug_speed_mode ratios must be positive")
     noise = _noise_settings(config, notes)
     write_list(out / "data.init.txt", rows)
-    jobs_list = [_Job(row, str(_resolve_audio(str(row["wav"]), base)), str(out), speeds, noise, config.feature_spec,
+    jobs_list = [_Job(row, str(resolve_audio(str(row["wav"]), base)), str(out), speeds, noise, config.feature_spec,
                       config.seed) for row in rows]
     results, failures = run_batch(extract_performance, jobs_list, jobs=jobs, progress=progress, desc="features")
     done = [r for r in results if r is not None]

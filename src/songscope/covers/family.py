@@ -1,10 +1,13 @@
-"""The ``coverhunter`` family of the ``covers`` task: CoverHunter (CoverHunterMPS) checkpoints.
+"""Families of the ``covers`` task.
 
-Its engine reads the mono 16 kHz mixture and returns the recording's unit-length embedding
-(:mod:`songscope.covers.embedding`). Files come as songscope containers or as CoverHunterMPS's
-``g_XXXXXXXX`` + ``hparams.yaml`` (:mod:`songscope.models.converters.coverhunter`). It trains
-(:mod:`songscope.covers.training`), tunes (:mod:`songscope.covers.tune`) and trains for
-production (:mod:`songscope.covers.prod`) from CoverHunterMPS's hparams.
+- ``classic`` (``-m classic``, no weights): 2D Fourier transform magnitude fingerprints of
+  beat-synchronous chroma, and Qmax re-ranking (:mod:`songscope.covers.classic`);
+- ``coverhunter``: CoverHunter (CoverHunterMPS) checkpoints. Its engine reads the mono 16 kHz
+  mixture and returns the recording's unit-length embedding (:mod:`songscope.covers.embedding`).
+  Files come as songscope containers or as CoverHunterMPS's ``g_XXXXXXXX`` + ``hparams.yaml``
+  (:mod:`songscope.models.converters.coverhunter`). It trains (:mod:`songscope.covers.training`),
+  tunes (:mod:`songscope.covers.tune`) and trains for production (:mod:`songscope.covers.prod`)
+  from CoverHunterMPS's hparams.
 """
 
 from __future__ import annotations
@@ -20,6 +23,12 @@ from .features import CSI_SAMPLE_RATE
 from .train_config import CoverHunterTrainConfig
 
 __all__ = ["CoverHunterEngine", "FAMILIES"]
+
+
+def _load_classic(name: str, checkpoint: Any, device: str | None, settings: Mapping[str, Any]) -> Any:
+    from .classic import ClassicCovers
+
+    return ClassicCovers(name)
 
 
 @dataclass
@@ -70,6 +79,8 @@ def _prod(config: CoverHunterTrainConfig, progress: bool) -> tuple[Any, Path]:
 
 
 FAMILIES = (
+    Family("classic", "covers", "2D Fourier transform magnitude of beat-synchronous chroma, Qmax re-ranking "
+           "(no weights)", _load_classic, builtin_names=("classic",)),
     Family("coverhunter", "covers", "CoverHunter conformer embeddings (CoverHunterMPS checkpoints)", _load,
            needs=("torch",), config=CoverHunterTrainConfig, train=_train, tune=_tune, prod=_prod),
 )

@@ -10,8 +10,8 @@ import numpy as np
 
 from ..conventions import SEEKABLE_SUFFIXES, STEMS
 from ..errors import InputError
-from .annotations import Annotation, read_annotations, track_name
-from .metrics import beat_metrics, cover_metrics, key_metrics, separation_metrics, structure_metrics, tempo_metrics
+from .annotations import Annotation, read_annotations
+from .metrics import beat_metrics, key_metrics, separation_metrics, structure_metrics, tempo_metrics
 
 __all__ = ["TASKS", "Evaluation", "evaluate", "evaluate_model"]
 
@@ -120,49 +120,6 @@ def _score_stems(name: str, ref: dict[str, Path], sources: dict[str, np.ndarray]
     return separation_metrics(references, estimates, ref_rate)
 
 
-def work_ids(manifest: str | Path) -> dict[str, str]:
-    """Track -> work id from a ``songscope synth`` manifest (or any CSV with those columns)."""
-    import csv
-
-    path = Path(manifest)
-    if not path.is_file():
-        raise InputError(f"{path}: no such manifest")
-    with open(path, newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    if not rows or not {"track", "work_id"} <= set(rows[0]):
-        raise InputError(f"{path}: a cover reference needs 'track' and 'work_id' columns")
-    return {row["track"]: row["work_id"] for row in rows}
-
-
-def read_distances(path: str | Path) -> tuple[list[str], np.ndarray]:
-    """Track names and an (n, n) distance matrix from an ``.npz`` holding ``names`` and
-    either ``distances`` or ``embeddings`` (n, d; cosine distance is used)."""
-    path = Path(path)
-    try:
-        data = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise InputError(f"{path}: not a readable .npz ({exc})") from None
-    if "names" not in data or not ({"distances", "embeddings"} & set(data.files)):
-        raise InputError(f"{path}: needs 'names' and 'distances' or 'embeddings' arrays")
-    names = [track_name(str(n)) for n in data["names"]]
-    if "distances" in data:
-        return names, np.asarray(data["distances"], float)
-    e = np.asarray(data["embeddings"], float)
-    e = e / np.maximum(np.linalg.norm(e, axis=1, keepdims=True), 1e-12)
-    return names, 1.0 - e @ e.T
-
-
-def _evaluate_covers(references: str | Path, estimates: str | Path) -> Evaluation:
-    works = work_ids(references)
-    names, distances = read_distances(estimates)
-    keep = [i for i, n in enumerate(names) if n in works]
-    if len(keep) < 2:
-        raise InputError(f"fewer than two tracks of {estimates} appear in {references}")
-    metrics = cover_metrics(distances[np.ix_(keep, keep)], [works[names[i]] for i in keep])
-    return Evaluation("covers", {"all": metrics}, metrics, sorted(set(works) - set(names)),
-                      sorted(set(names) - set(works)))
-
-
 def _summarise(task: str, rows: dict[str, dict[str, float]], refs: set[str], ests: set[str]) -> Evaluation:
     metrics = list(dict.fromkeys(k for row in rows.values() for k in row))
     mean, median = {}, {}
@@ -195,7 +152,9 @@ def evaluate(task: str, references: str | Path, estimates: str | Path) -> Evalua
     if task not in TASKS:
         raise InputError(f"unknown task {task!r}; choose from {', '.join(TASKS)}")
     if task == "covers":
-        return _evaluate_covers(references, estimates)
+        from .covers import evaluate_covers
+
+        return evaluate_covers(references, estimates)
     reader = stem_folders if task == "separation" else read_annotations
     refs, ests = reader(references), reader(estimates)
     common = _common(references, refs, estimates, ests)
@@ -245,6 +204,10 @@ def evaluate_model(task: str, references: str | Path, audio: str | Path, model: 
 
     if task not in TASKS:
         raise InputError(f"unknown task {task!r}; choose from {', '.join(TASKS)}")
+    if task == "covers":
+        from .covers import evaluate_covers
+
+        return evaluate_covers(references, audio, model=model, device=device)
     engine = load_engine(_ENGINE_TASK[task], model, device)
     if task == "separation":
         refs = stem_folders(references)
