@@ -400,7 +400,7 @@ def _console_env() -> dict[str, str]:
 
 
 def test_a_killed_training_process_resumes_from_its_checkpoint(corpus, tmp_path):
-    config = _config(tmp_path, _feat(corpus), "killed", train={"log_every": 1}, max_epochs=4)
+    config = _config(tmp_path, _feat(corpus), "killed", train={"log_every": 1}, max_epochs=3)
     steps, epoch = config.train.steps, config.train.val_every
     path, out = tmp_path / "killed.yaml", tmp_path / "killed"
     process = subprocess.Popen(_console(path), env=_console_env(), stdout=subprocess.DEVNULL,
