@@ -7,7 +7,12 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import random
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -380,3 +385,89 @@ def test_covers_features_command(cli, corpus, tmp_path):
     (tmp_path / "empty").mkdir()
     result = cli("covers", "features", tmp_path / "empty", tmp_path / "out2")
     assert result.code == 2 and "works.csv: no such CSV" in result.err and "Traceback" not in result.err
+
+
+def _console(config: Path, *extra: str) -> list[str]:
+    """``songscope train covers`` as a separate process (its command line)."""
+    return [sys.executable, "-m", "songscope.cli", "train", "covers", "--config", str(config), "-q", *extra]
+
+
+def _console_env() -> dict[str, str]:
+    """This checkout's sources first, one thread."""
+    import songscope
+    return {**os.environ, "PYTHONPATH": str(Path(songscope.__file__).parents[1]), "OMP_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1"}
+
+
+def test_a_killed_training_process_resumes_from_its_checkpoint(corpus, tmp_path):
+    config = _config(tmp_path, _feat(corpus), "killed", train={"log_every": 1}, max_epochs=3)
+    steps, epoch = config.train.steps, config.train.val_every
+    path, out = tmp_path / "killed.yaml", tmp_path / "killed"
+    process = subprocess.Popen(_console(path), env=_console_env(), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not (out / "last.pt").exists() and process.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    process.kill()
+    assert process.wait() == -signal.SIGKILL, process.stderr.read()
+    reached = read_checkpoint(out / "last.pt").training["step"]
+    assert 0 < reached < steps and reached % epoch == 0 and not (out / "model.pt").exists()
+    # mark a row the killed run logged before its checkpoint: a resumed run keeps those rows
+    with open(out / "metrics.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    rows[0]["train/loss"] = "12345"
+    with open(out / "metrics.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    again = subprocess.run(_console(path), env=_console_env(), capture_output=True, text=True, check=False)
+    assert again.returncode == 0, again.stderr
+    assert read_checkpoint(out / "last.pt").training["step"] == steps and (out / "model.pt").exists()
+    with open(out / "metrics.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    trained = [int(r["step"]) for r in rows if r.get("train/loss")]
+    assert rows[0]["train/loss"] == "12345" and trained == list(range(1, steps + 1))
+    assert [int(r["step"]) for r in rows if r.get("val/loss")] == list(range(epoch, steps + 1, epoch))
+
+
+def test_early_stopping_counts_epochs_and_every_test_set_is_scored_each_epoch(corpus, tmp_path):
+    feat = _feat(corpus)
+    seen = {"query_path": str(feat / "val.txt"), "ref_path": str(feat / "train.txt")}
+    # patience 1: the run stops at the first epoch whose validation loss does not improve on the best
+    config = _config(tmp_path, feat, "stop", learning_rate=0.02, early_stopping_patience=1, max_epochs=6, seen=seen)
+    result, _ = train_coverhunter(config, progress=False)
+    epoch = config.train.val_every
+    with open(tmp_path / "stop" / "metrics.csv", newline="") as handle:
+        validations = [r for r in csv.DictReader(handle) if r.get("val/loss")]
+    losses = [float(r["val/loss"]) for r in validations]
+    assert result.stopped_early and result.step == len(losses) * epoch < config.train.steps
+    assert [int(r["step"]) for r in validations] == list(range(epoch, result.step + 1, epoch))
+    assert all(losses[i] < min(losses[:i]) for i in range(1, len(losses) - 1)) and losses[-1] >= min(losses[:-1])
+    assert result.best_step == epoch * (1 + int(np.argmin(losses)))
+    for row in validations:
+        for name in ("heldout", "seen"):
+            assert 0 < float(row[f"val/mAP_{name}"]) <= 1 and float(row[f"val/MR1_{name}"]) >= 1
+            assert 0 <= float(row[f"val/P@10_{name}"]) <= 1
+
+
+def test_tune_trains_every_seed_summarises_and_resumes(cli, corpus, tmp_path):
+    path = tmp_path / "hp.yaml"
+    path.write_text(yaml.safe_dump({**_hparams(_feat(corpus)), "train": {"device": "cpu", "out_dir": "tuned"}}))
+    tuning = tmp_path / "tuning.yaml"
+    tuning.write_text(yaml.safe_dump({"test_name": "heldout", "seeds": [1, 2], "max_epochs": 2,
+                                      "early_stopping_patience": 2, "learning_rates": [0.005], "optimizers": []}))
+    result = cli("train", "covers", "--config", path, "--tune", tuning, "-q")
+    assert result.code == 0, result.err
+    root = tmp_path / "tuned" / "tune"
+    runs = [json.loads((root / f"lrate0.005_seed_{seed}" / "result.json").read_text())["metrics"] for seed in (1, 2)]
+    maps = [run["map"] for run in runs]
+    assert maps[0] != maps[1] and all(0 < m <= 1 for m in maps)
+    text = (root / "summary.txt").read_text()
+    assert f"mAP [heldout]: {np.mean(maps):.4f}±{np.std(maps):.4f}" in text
+    losses = [run["val_loss"] for run in runs]
+    assert f"val_loss: {np.mean(losses):.4f}±{np.std(losses):.4f}" in text and "(slope: " in text
+    assert all(run["map_slope"] != 0 and run["val_loss_slope"] != 0 for run in runs)
+    assert not list(root.glob("*/last.pt")) and not list(root.glob("*/best.pt"))
+    written = {p: p.stat().st_mtime_ns for p in root.glob("*/metrics.csv")}
+    assert cli("train", "covers", "--config", path, "--tune", tuning, "-q").code == 0
+    assert written == {p: p.stat().st_mtime_ns for p in root.glob("*/metrics.csv")}
