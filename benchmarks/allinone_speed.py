@@ -75,7 +75,7 @@ def three_minutes() -> dict:
     from songscope.structure.allinone.family import activations_from_logits, network_outputs, stem_spectrograms
 
     stems = _stems(180.0)
-    audio = Audio.from_array(stems["bass"], SR).with_stems(Stems(stems, SR))
+    audio = Audio.from_array(stems["bass"], SR).with_stems(Stems(stems, SR, "reference"))
     model = _model()
     engine = _engine(model)
     started = time.perf_counter()

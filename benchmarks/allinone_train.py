@@ -70,7 +70,7 @@ def _synthetic(corpus: Path, neural, classic) -> dict:
         reference = next(iter(read_annotations(corpus / row["annotation"]).values()))
         audio = decode(mixture, [*neural.views, *classic.views])
         parts = {s: sf.read(mixture.parent / f"{s}.wav", dtype="float32", always_2d=True) for s in STEMS}
-        stems = Stems({s: data.T for s, (data, _) in parts.items()}, parts["bass"][1])
+        stems = Stems({s: data.T for s, (data, _) in parts.items()}, parts["bass"][1], "reference")
         out["allinone"][row["track"]] = _scores(neural.predict(audio.with_stems(stems)), reference, True)
         out["classic"][row["track"]] = _scores(classic.predict(audio), reference, True)
     return out
@@ -90,7 +90,7 @@ def _real(neural, classic) -> dict | None:
         reference = read_annotations(beats)[beats.stem]
         audio = decode(wav, [*neural.views, *classic.views])
         separated = separate_audio(audio.get(44100, 2), 44100)
-        stems = Stems({s: separated[s] for s in STEMS}, 44100)
+        stems = Stems({s: separated[s] for s in STEMS}, 44100, "classic")
         out["allinone"][beats.stem] = _scores(neural.predict(audio.with_stems(stems)), reference, False)
         out["classic"][beats.stem] = _scores(classic.predict(audio), reference, False)
     return out

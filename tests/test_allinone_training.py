@@ -193,7 +193,7 @@ def test_one_epoch_on_two_tiny_songs_gives_a_model_analyze_reads(tmp_path, capsy
 
     stems, _ = sf.read(corpus / "train" / "song0" / "bass.wav", dtype="float32")
     sources = {s: sf.read(corpus / "train" / "song0" / f"{s}.wav", dtype="float32")[0][None] for s in STEMS}
-    audio = Audio.from_array(sources["bass"], SR).with_stems(Stems(sources, SR))
+    audio = Audio.from_array(sources["bass"], SR).with_stems(Stems(sources, SR, "reference"))
     result = engine.predict(audio)
     frames = int(np.ceil(len(stems) / 441))
     assert result.activations["beat"].shape == (frames,) and result.activations["label"].shape == (10, frames)
@@ -245,6 +245,7 @@ def test_chunks_tile_the_recording_and_match_one_pass_where_context_suffices():
         np.testing.assert_allclose(a, b, atol=1e-4)  # receptive field (~15 frames) < overlap / 2
 
 
+@pytest.mark.slow  # the exporter takes about a minute even for one block
 def test_onnx_export_matches_torch(tmp_path):
     ort = pytest.importorskip("onnxruntime", reason="onnxruntime not installed (pip install 'songscope[onnx]')")
     pytest.importorskip("onnxscript", reason="onnxscript not installed (pip install 'songscope[onnx]')")
@@ -262,3 +263,20 @@ def test_onnx_export_matches_torch(tmp_path):
         reference = model(torch.from_numpy(spec))
     for name, value in zip(("beat", "downbeat", "section", "function", "embeddings"), outputs):
         assert np.abs(value - getattr(reference, name).numpy()).max() < 1e-4
+
+
+@pytest.mark.slow  # renders 4 songs with FluidSynth, trains, then analyze separates a 100-second song
+def test_structure_tiny_config_trains_a_model_whose_analysis_writes_allin1_files(tmp_path):
+    pytest.importorskip("fluidsynth", reason="pyfluidsynth not installed (pip install 'songscope[synth]')")
+    corpus, out, res = tmp_path / "corpus", tmp_path / "out", tmp_path / "res"
+    config = Path(__file__).resolve().parents[1] / "configs" / "structure_tiny.toml"
+    assert main(["synth", str(corpus), "--works", "4", "--versions", "1", "-q"]) == 0
+    assert main(["train", "structure", "--config", str(config), "--data", str(corpus), "--out-dir", str(out),
+                 "-q"]) == 0
+    track = sorted((corpus / "mixtures").glob("*.wav"))[-1]
+    assert main(["analyze", str(track), "-m", str(out / "model.pt"), "-a", "-e", "-o", str(res)]) == 0
+    frames = int(np.ceil(sf.info(track).frames / 441))
+    activations = np.load(res / f"{track.stem}.activ.npz")
+    assert {k: activations[k].shape for k in ("beat", "downbeat", "segment", "label")} == {
+        "beat": (frames,), "downbeat": (frames,), "segment": (frames,), "label": (10, frames)}
+    assert np.load(res / f"{track.stem}.embed.npy").shape == (4, frames, 24)
