@@ -280,3 +280,15 @@ def test_structure_tiny_config_trains_a_model_whose_analysis_writes_allin1_files
     assert {k: activations[k].shape for k in ("beat", "downbeat", "segment", "label")} == {
         "beat": (frames,), "downbeat": (frames,), "segment": (frames,), "label": (10, frames)}
     assert np.load(res / f"{track.stem}.embed.npy").shape == (4, frames, 24)
+
+
+@pytest.mark.slow  # renders two 90-second songs with FluidSynth
+def test_synth_takes_several_soundfonts_in_turn(tmp_path):
+    pytest.importorskip("fluidsynth", reason="pyfluidsynth not installed (pip install 'songscope[synth]')")
+    fonts = [Path("/usr/share/sounds/sf2/FluidR3_GM.sf2"), Path("/usr/share/sounds/sf2/TimGM6mb.sf2")]
+    if not all(f.is_file() for f in fonts):
+        pytest.skip("needs fluid-soundfont-gm and timgm6mb-soundfont (apt)")
+    assert main(["synth", str(tmp_path), "--works", "2", "--versions", "1", "--soundfont",
+                 ",".join(map(str, fonts)), "-q"]) == 0
+    rows = list(csv.DictReader(open(tmp_path / "manifest.csv")))
+    assert [r["soundfont"] for r in rows] == [f.name for f in fonts]
