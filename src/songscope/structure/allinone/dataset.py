@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from ...atomic import atomic_path
+from ...atomic import atomic_path, write_text
 from ...audio.signal import load_mono
 from ...conventions import AUDIO_SUFFIXES, STEMS
 from ...errors import InputError
@@ -227,8 +227,8 @@ class SpectrogramCache:
             spec = spectrogram_of(np.asarray(self.stems(track), dtype=np.float32), self.cfg)
             with atomic_path(path) as tmp:
                 np.save(tmp, spec.astype(np.float16))
-            (self.folder / f"{self._key(track)}.json").write_text(json.dumps({"track": track.name,
-                                                                                "audio": str(track.audio)}))
+            write_text(self.folder / f"{self._key(track)}.json", json.dumps({"track": track.name,
+                                                                              "audio": str(track.audio)}))
         return np.load(path, mmap_mode="r")
 
 
