@@ -32,7 +32,7 @@ from ...atomic import atomic_path, write_text
 from ...audio.signal import load_mono
 from ...conventions import AUDIO_SUFFIXES, STEMS
 from ...errors import InputError
-from ...evaluate.annotations import read_annotations
+from ...evaluate.annotations import Annotation, read_annotations
 from ...train.augment import MasteringChain, master
 from .config import AllInOneConfig
 from .targets import StructureTargets, structure_targets
@@ -110,7 +110,7 @@ def _stems_beside(mixture: Path) -> dict[str, Path] | None:
     return None if None in files.values() else files
 
 
-def _from_annotation(name: str, audio: Path, annotation: Any, stems: dict[str, Path] | None) -> StructureTrack:
+def _from_annotation(name: str, audio: Path, annotation: Annotation, stems: dict[str, Path] | None) -> StructureTrack:
     if annotation.beats is None or len(annotation.beats) == 0:
         raise InputError(f"{annotation.source}: no beats to train on")
     downbeats = annotation.downbeats if annotation.downbeats is not None else np.empty(0)
