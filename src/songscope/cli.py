@@ -231,6 +231,11 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                    help="hyper-parameter search from a tuning file (coverhunter: CoverHunterMPS's hp_tuning.yaml)")
     p.add_argument("--prod", action="store_true",
                    help="production training (coverhunter: k folds, then all the data; resumes where it stopped)")
+    folds = p.add_mutually_exclusive_group()
+    folds.add_argument("--fold", type=int, default=None, metavar="K",
+                       help="validation fold K (families with folds, e.g. allinone; overrides the config)")
+    folds.add_argument("--folds", choices=("all",), default=None,
+                       help="all: train every fold, then write their ensemble as OUT/model.pt")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=_run_train)
 
@@ -240,7 +245,8 @@ def _run_train(args: argparse.Namespace) -> int:
 
     result, written = train_model(args.name, args.config, data=args.data, out_dir=args.out_dir, steps=args.steps,
                                   device=args.device, restart=args.restart, progress=_bars_wanted(args),
-                                  tune=args.tune, prod=args.prod)
+                                  tune=args.tune, prod=args.prod,
+                                  fold=args.folds if args.folds is not None else args.fold)
     if result is None:  # a search: its summary
         sys.stdout.write(written.read_text(encoding="utf-8"))
         print(f"summary: {written}")
@@ -250,6 +256,31 @@ def _run_train(args: argparse.Namespace) -> int:
     report = written.parent / "prod_report.txt"
     if args.prod and report.exists():
         sys.stdout.write(report.read_text(encoding="utf-8"))
+    return 0
+
+
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="export a structure model to ONNX",
+                       description="Write an All-In-One model (a path or a name, e.g. harmonix-fold0) as an ONNX graph "
+                                   "of fixed length: a (1, 4, FRAMES, 81) spectrogram in; beat, downbeat, section, "
+                                   "function logits and embeddings out. Longer inputs go through it in chunks.")
+    p.add_argument("model", help="All-In-One checkpoint or name (one model, not an ensemble)")
+    p.add_argument("-o", "--output", type=Path, required=True, help="the .onnx file to write")
+    p.add_argument("--frames", type=int, default=6000, help="input length in frames at 100 fps (default 6000)")
+    p.set_defaults(run=_run_export)
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    from .models.registry import load_engine
+
+    engine = load_engine("structure", args.model, "cpu")
+    models = getattr(engine, "models", None)
+    if engine.family != "allinone" or not models or len(models) != 1:
+        raise InputError(f"{args.model}: export takes one All-In-One model (not {engine.family}"
+                         f"{', an ensemble' if models and len(models) > 1 else ''})")
+    from .structure.allinone.export import export_onnx
+
+    print(f"wrote {export_onnx(models[0], args.output, args.frames)}")
     return 0
 
 
@@ -334,7 +365,9 @@ def _add_synth(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--test-fraction", type=float, default=0.25, help="share of works in test/ (default 0.25)")
     p.add_argument("--engine", choices=("soundfont", "numpy"), default="soundfont",
                    help="soundfont: General-MIDI instruments through FluidSynth (default); numpy: built-in")
-    p.add_argument("--soundfont", default=None, help="a .sf2 file (default: $SONGSCOPE_SOUNDFONT or the system's)")
+    p.add_argument("--soundfont", default=None,
+                   help="a GM soundfont (.sf2/.sf3), or several separated by commas, taken in turn per track "
+                        "(default: $SONGSCOPE_SOUNDFONT or the system's)")
     p.add_argument("--sample-rate", type=int, default=44100, help="Hz (default 44100)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=_run_synth)
@@ -713,6 +746,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_key(sub)
     _add_separate(sub)
     _add_train(sub)
+    _add_export(sub)
     _add_evaluate(sub)
     _add_synth(sub)
     _add_covers(sub)

@@ -31,14 +31,14 @@ from ..errors import InputError
 from ..result import AnalysisResult, Segment, save_jams, save_result
 from .render import STEMS, render_song
 from .song import Song
-from .soundfont import render_song_soundfont
+from .soundfont import find_soundfont, render_song_soundfont
 from .works import Version, arrange, compose_work, make_versions
 
 __all__ = ["ENGINES", "song_truth", "write_dataset"]
 
 ENGINES = ("soundfont", "numpy")
 MANIFEST_FIELDS = ("track", "work_id", "version_id", "split", "key", "key_signature", "tempo", "time_signature",
-                   "duration", "transpose", "tempo_factor", "drum_style", "form", "mixture", "annotation")
+                   "duration", "transpose", "tempo_factor", "drum_style", "form", "mixture", "annotation", "soundfont")
 
 
 def song_truth(song: Song, path: str, duration: float | None = None) -> AnalysisResult:
@@ -96,7 +96,8 @@ def _write_track(out: Path, song: Song, version: Version, work_id: str, split: s
             "duration": f"{duration:.3f}", "transpose": str(version.transpose),
             "tempo_factor": f"{version.tempo_factor:.3f}", "drum_style": version.drum_style,
             "form": " ".join(f"{label}:{bars}" for label, bars in song.form), "mixture": mixture,
-            "annotation": f"annotations/{track}.json"}
+            "annotation": f"annotations/{track}.json",
+            "soundfont": Path(find_soundfont(soundfont)).name if engine == "soundfont" else ""}
 
 
 def write_dataset(out: str | Path, works: int = 20, versions: int = 3, seed: int = 0, test_fraction: float = 0.25,
@@ -109,7 +110,9 @@ def write_dataset(out: str | Path, works: int = 20, versions: int = 3, seed: int
         works, versions: corpus size (``versions=1``: no covers). seed: the whole corpus
             follows from it. test_fraction: share of works (with all their versions) in test/.
         engine: "soundfont" (FluidSynth, GM instruments) or "numpy" (songscope's own
-            instruments, no extra dependency). sample_rate: Hz. soundfont: a .sf2 file.
+            instruments, no extra dependency). sample_rate: Hz. soundfont: a GM soundfont (.sf2 /
+            .sf3), or several separated by commas: the tracks take them in turn (a corpus that
+            does not sound like one synthesizer).
         progress: called with (tracks done, tracks in all) after each track.
 
     Returns:
@@ -131,13 +134,14 @@ def write_dataset(out: str | Path, works: int = 20, versions: int = 3, seed: int
     write_text(stored, json.dumps(settings) + "\n")
     rng = np.random.default_rng([seed, 13])
     test_works = set(rng.permutation(works)[: int(round(works * test_fraction))].tolist())
+    fonts = [f.strip() for f in soundfont.split(",") if f.strip()] if soundfont else [None]
     rows, total = [], works * versions
     for w in range(works):
         work = compose_work(seed * 100003 + w, f"work{w:04d}")
         split = "test" if w in test_works else "train"
         for version in make_versions(work, versions, seed):
             rows.append(_write_track(out, arrange(work, version), version, work.work_id, split, engine,
-                                     sample_rate, soundfont))
+                                     sample_rate, fonts[len(rows) % len(fonts)]))
             if progress:
                 progress(len(rows), total)
     buffer = io.StringIO()

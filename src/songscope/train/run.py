@@ -18,7 +18,7 @@ __all__ = ["train_model"]
 def train_model(name: str, config: str | Path, data: str | Path | None = None, out_dir: str | Path | None = None,
                 steps: int | None = None, device: str | None = None, restart: bool = False,
                 progress: bool = False, tune: str | Path | None = None,
-                prod: bool = False) -> tuple["TrainResult | None", Path]:
+                prod: bool = False, fold: int | str | None = None) -> tuple["TrainResult | None", Path]:
     """Train a model from a config file.
 
     Args:
@@ -31,6 +31,8 @@ def train_model(name: str, config: str | Path, data: str | Path | None = None, o
         progress: progress bar on stderr.
         tune: a tuning file: run the family's hyper-parameter search instead of one training.
         prod: run the family's production training instead of one training.
+        fold: override the config's ``fold`` (a fold index, or ``"all"``: every fold, then their
+            ensemble), for families whose config has folds.
 
     Returns:
         the loop's result and the path of the exported model; with ``tune``, None and the path of
@@ -62,6 +64,11 @@ def train_model(name: str, config: str | Path, data: str | Path | None = None, o
         if not hasattr(settings, "data"):
             raise ConfigError(f"{family.name} training reads no 'data' setting")
         settings.data = str(Path(data).resolve())
+    if fold is not None:
+        if not hasattr(settings, "fold"):
+            raise ConfigError(f"{family.name} training has no folds (--fold / --folds)")
+        settings.fold = fold
+        settings.__post_init__()
     if tune is not None:
         return None, family.tune(settings, Path(tune), progress)
     return (family.prod if prod else family.train)(settings, progress)

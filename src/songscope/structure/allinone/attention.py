@@ -24,7 +24,7 @@ import torch
 
 from ...errors import ConfigError
 
-__all__ = ["na_av", "na_qk", "neighborhoods"]
+__all__ = ["clear_window_cache", "na_av", "na_qk", "neighborhoods"]
 
 
 @lru_cache(maxsize=64)
@@ -38,6 +38,12 @@ def _tables(length: int, kernel_size: int, dilation: int) -> tuple[torch.Tensor,
     keys = torch.where(valid, group[:, None] + member * dilation, position[:, None])
     bias = torch.where(valid, member - index[:, None] + kernel_size - 1, 0)
     return keys, bias, valid
+
+
+def clear_window_cache() -> None:
+    """Forget the cached window tables (a graph exporter that traces with placeholder tensors
+    must not leave them behind)."""
+    _tables.cache_clear()
 
 
 def neighborhoods(length: int, kernel_size: int, dilation: int,
@@ -61,7 +67,7 @@ def _gather(tensor: torch.Tensor, tables: list[tuple[torch.Tensor, torch.Tensor,
     """(B, H, *S, C) -> the key (or value) at window ``slot`` of every position, (B, H, *S, C)."""
     for axis, ((keys, _, _), r) in enumerate(zip(tables, slot)):
         shape = tensor.shape  # selecting along the middle of a 3-D view is much faster than along dim 2 + axis
-        tensor = tensor.reshape(-1, shape[2 + axis], shape[2 + axis:].numel() // shape[2 + axis])
+        tensor = tensor.reshape(shape[:2 + axis].numel(), shape[2 + axis], shape[3 + axis:].numel())
         tensor = tensor.index_select(1, keys[:, r]).reshape(shape)
     return tensor
 

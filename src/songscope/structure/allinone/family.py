@@ -11,6 +11,7 @@ and stack their embeddings as (4, T, 24, models).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
@@ -24,6 +25,7 @@ from ...models.family import Engine, Family
 from ...result import StructureResult
 from .config import AllInOneConfig
 from .postprocess import beats_from_activations, boundary_frames, label_segments
+from .train_config import StructureTrainConfig
 
 if TYPE_CHECKING:
     import torch
@@ -31,12 +33,17 @@ if TYPE_CHECKING:
     from ...models.container import Checkpoint
     from .model import AllInOne
 
-__all__ = ["ALLIN1_DBN", "AllInOneEngine", "FAMILIES", "activations_from_logits", "combine", "stem_spectrograms",
+__all__ = ["ALLIN1_DBN", "ENSEMBLE_KEY", "AllInOneEngine", "FAMILIES", "activations_from_logits", "combine",
+           "network_outputs", "stem_spectrograms",
            "structure_from_activations"]
 
 #: The decoder allin1 runs (madmom's ``DBNDownBeatTrackingProcessor(beats_per_bar=[3, 4], fps=100)``);
 #: the threshold is each checkpoint's ``best_threshold_downbeat``.
 ALLIN1_DBN = DBNConfig(beats_per_bar=(3, 4), min_bpm=55.0, max_bpm=205.0, num_tempi=60, threshold=0.0)
+
+#: Metadata key of an ensemble checkpoint (``--folds all``): the number of member models, whose
+#: parameters are stored as ``members.<i>.<name>``.
+ENSEMBLE_KEY = "members"
 
 
 def stem_spectrograms(audio: Audio, cfg: AllInOneConfig, device: str) -> "torch.Tensor":
@@ -117,14 +124,38 @@ class AllInOneEngine:
         import torch
 
         with torch.inference_mode():
-            spectrograms = stem_spectrograms(audio, self.cfg, self.device)
-            outputs = [model(spectrograms) for model in self.models]
-            mean = [torch.stack([getattr(o, k) for o in outputs]).mean(dim=0)[0]
-                    for k in ("beat", "downbeat", "section", "function")]
-            embeddings = [_as_numpy(o.embeddings[0]) for o in outputs]
-            features = {"spectrogram": _as_numpy(spectrograms[0]), "fps": np.float32(self.cfg.fps)}
+            spectrograms = _as_numpy(stem_spectrograms(audio, self.cfg, self.device)[0])
+            outputs = [network_outputs(model, spectrograms) for model in self.models]
+            mean = [torch.from_numpy(np.mean([o[i] for o in outputs], axis=0)) for i in range(4)]
+            embeddings = [o[4] for o in outputs]
+            features = {"spectrogram": spectrograms, "fps": np.float32(self.cfg.fps)}
         stacked = embeddings[0] if len(embeddings) == 1 else np.stack(embeddings, axis=-1)
         return structure_from_activations(activations_from_logits(*mean), self.dbn, self.cfg, stacked, features)
+
+
+#: Recordings longer than this (frames; 10 min) run through the network in chunks of
+#: CHUNK_FRAMES overlapping by CHUNK_OVERLAP frames (bounded memory); shorter ones in one pass.
+LONG_FRAMES, CHUNK_FRAMES, CHUNK_OVERLAP = 60000, 30000, 6000
+
+
+def network_outputs(model: "AllInOne", spectrogram: np.ndarray, long_frames: int = LONG_FRAMES,
+                    chunk_frames: int = CHUNK_FRAMES, overlap: int = CHUNK_OVERLAP) -> tuple[np.ndarray, ...]:
+    """One network's beat, downbeat, section (T,) and function (10, T) logits and (4, T, dim)
+    embeddings for a (4, T, bins) spectrogram: one pass up to ``long_frames`` frames, else
+    chunked (:func:`~songscope.structure.allinone.export.chunked_logits`)."""
+    import torch
+
+    from .export import OUTPUTS, chunked_logits
+
+    device = next(model.parameters()).device
+
+    def run(chunk: np.ndarray) -> list[np.ndarray]:
+        out = model(torch.from_numpy(chunk).to(device))
+        return [_as_numpy(getattr(out, name)) for name in OUTPUTS]
+
+    if spectrogram.shape[1] <= long_frames:
+        return tuple(part[0] for part in run(np.ascontiguousarray(spectrogram[None], dtype=np.float32)))
+    return chunked_logits(run, spectrogram, chunk_frames, overlap)
 
 
 def _threshold(configs: list[AllInOneConfig]) -> float:
@@ -143,14 +174,21 @@ def _load(name: str, checkpoint: "Checkpoint", device: str | None, settings: Map
     from .model import AllInOne
 
     cfg = AllInOneConfig.from_dict(checkpoint.config)
-    model = AllInOne(cfg)
-    missing, unexpected = model.load_state_dict(checkpoint.state_dict, strict=False)
-    if missing or unexpected:
-        raise CheckpointError(f"{name}: not the weights of its All-In-One config (missing: "
-                              f"{', '.join(missing[:3]) or 'none'}; unexpected: {', '.join(unexpected[:3]) or 'none'})")
+    members = checkpoint.metadata.get(ENSEMBLE_KEY)
+    states = [checkpoint.state_dict] if members is None else [
+        {key[len(prefix):]: value for key, value in checkpoint.state_dict.items() if key.startswith(prefix)}
+        for prefix in (f"{ENSEMBLE_KEY}.{i}." for i in range(int(members)))]
     target = select_device(device)
+    models = []
+    for state in states:
+        model = AllInOne(cfg)
+        missing, unexpected = model.load_state_dict(state, strict=False)
+        if missing or unexpected:
+            raise CheckpointError(f"{name}: not the weights of its All-In-One config (missing: {', '.join(missing[:3]) or 'none'}"
+                                  f"; unexpected: {', '.join(unexpected[:3]) or 'none'})")
+        models.append(model.to(target).eval())
     dbn = replace(dbn_with_settings(ALLIN1_DBN, settings), threshold=_threshold([cfg]))
-    return AllInOneEngine(name, [model.to(target).eval()], target, dbn)
+    return AllInOneEngine(name, models, target, dbn)
 
 
 def combine(name: str, engines: list[Engine]) -> AllInOneEngine:
@@ -167,5 +205,11 @@ def combine(name: str, engines: list[Engine]) -> AllInOneEngine:
                           replace(parts[0].dbn, threshold=_threshold([m.cfg for m in models])))
 
 
+def _train(config: StructureTrainConfig, progress: bool) -> tuple[Any, Path]:
+    from .training import train_structure_model
+
+    return train_structure_model(config, progress)
+
+
 FAMILIES = (Family("allinone", "structure", "allin1's All-In-One network on separated stems (Kim & Nam 2023)",
-                   _load, needs=("torch",), ensemble=combine),)
+                   _load, needs=("torch",), config=StructureTrainConfig, train=_train, ensemble=combine),)
