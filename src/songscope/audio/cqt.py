@@ -23,20 +23,34 @@ import scipy.sparse
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy.fft import fft, rfft
 
-__all__ = ["ConstantQ", "CQTSpec", "cqt", "cqt_atoms", "cqt_frequencies", "estimate_tuning",
+__all__ = ["ConstantQ", "CQTSpec", "cqt", "cqt_atoms", "estimate_tuning",
            "tuned_chroma"]
 
 
 class ConstantQ:
-    """Mixin for CQT settings with ``filter_scale`` and ``bins_per_octave`` fields."""
+    """Mixin for CQT settings with ``sample_rate``, ``fmin``, ``n_bins``, ``bins_per_octave``
+    and ``filter_scale`` fields."""
 
-    filter_scale: float
+    sample_rate: int
+    fmin: float
+    n_bins: int
     bins_per_octave: int
+    filter_scale: float
 
     @property
     def q(self) -> float:
         """Quality factor: centre frequency over bandwidth, ``filter_scale / (2^(1/B) - 1)``."""
         return self.filter_scale / (2 ** (1.0 / self.bins_per_octave) - 1)
+
+    @property
+    def frequencies(self) -> np.ndarray:
+        """Centre frequency (Hz) of every bin, (n_bins,): ``fmin * 2^(k / B)``."""
+        return self.fmin * 2.0 ** (np.arange(self.n_bins) / self.bins_per_octave)
+
+    @property
+    def lengths(self) -> np.ndarray:
+        """Window length (samples) of every bin, (n_bins,): ``ceil(Q * sample_rate / f_k)``."""
+        return np.ceil(self.q * self.sample_rate / self.frequencies)
 
 
 @dataclass(frozen=True)
@@ -51,11 +65,6 @@ class CQTSpec(ConstantQ):
     hop: int = 1024
     filter_scale: float = 1.0
     sparsity: float = 0.005
-
-
-def cqt_frequencies(spec: CQTSpec) -> np.ndarray:
-    """Centre frequency (Hz) of every bin, (n_bins,)."""
-    return spec.fmin * 2 ** (np.arange(spec.n_bins) / spec.bins_per_octave)
 
 
 def cqt_atoms(freqs: np.ndarray, sample_rate: float, q: float) -> np.ndarray:
@@ -95,7 +104,7 @@ def cqt_atoms(freqs: np.ndarray, sample_rate: float, q: float) -> np.ndarray:
 @lru_cache(maxsize=8)
 def _kernel(spec: CQTSpec) -> tuple[scipy.sparse.csr_matrix, int]:
     """Sparse spectral kernel (n_fft // 2 + 1, n_bins) and the FFT size."""
-    freqs = cqt_frequencies(spec)
+    freqs = spec.frequencies
     if freqs[-1] >= spec.sample_rate / 2:
         raise ValueError("highest CQT bin must lie below the Nyquist frequency")
     atoms = cqt_atoms(freqs, spec.sample_rate, spec.q)

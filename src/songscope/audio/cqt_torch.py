@@ -66,7 +66,7 @@ def cqt_kernels(config: HCQTConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     fmin_all = config.fmin * 2 ** (-(total - config.n_bins) / bpo)
     top = fmin_all * 2 ** ((total - bpo) / bpo)
     atoms = cqt_atoms(top * 2 ** (np.arange(bpo) / bpo), sr, q)
-    lengths = np.ceil(q * sr / (config.fmin * 2 ** (np.arange(config.n_bins) / bpo))).astype(np.float32)
+    lengths = config.lengths.astype(np.float32)
     return atoms.real[:, None, :].astype(np.float32), atoms.imag[:, None, :].astype(np.float32), lengths
 
 

@@ -61,16 +61,6 @@ class CSIFeatureSpec(ConstantQ):
     filter_scale: float = 1.0
 
     @property
-    def frequencies(self) -> np.ndarray:
-        """Centre frequency (Hz) of every bin, (n_bins,)."""
-        return self.fmin * 2.0 ** (np.arange(self.n_bins) / self.bins_per_octave)
-
-    @property
-    def lengths(self) -> np.ndarray:
-        """Window length (samples) of every bin, (n_bins,): ``ceil(Q * sr / f_k)``."""
-        return np.ceil(self.q * self.sample_rate / self.frequencies)
-
-    @property
     def pad(self) -> int:
         """Samples of reflection padding on each side: half the longest window's power-of-two width."""
         return int(2 ** np.ceil(np.log2(self.lengths.max()))) // 2
