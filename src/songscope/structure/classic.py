@@ -20,18 +20,13 @@ The method, step by step:
    up to 2 beats) of their stacked features; average-linkage clustering at similarity
    0.8 groups repetitions of the same part. After labelling, neighbours of the same group
    and label merge (a phrase repeated back to back is one section).
-5. **Labels** (``HARMONIX_LABELS``), from repetition count, position and energy:
-
-   - ``intro`` / ``outro``: the first / last musical segment when it is shorter than 30 %
-     of the track and either does not recur or is at least 3 dB quieter than the median;
-   - ``chorus``: the recurring group with the highest loudness (ties: more repetitions);
-   - ``verse``: every other recurring group quieter than the chorus (a louder one is
-     labelled ``chorus`` too);
-   - a non-recurring segment in the middle is ``break`` when it is at least 6 dB quieter
-     than the median, ``solo`` when its harmony repeats a verse or chorus (chroma alone
-     matches at cosine > 0.9) but its sound differs, ``bridge`` when it lies between 40 % and 85 % of the
-     track (and some part recurs), and ``inst`` otherwise;
-   - a recording that is one musical segment (an excerpt) is ``verse``.
+5. **Labels** (``HARMONIX_LABELS``): :func:`songscope.structure.labelling.decode_labels`
+   decodes the label sequence with priors learned from the Harmonix Set's published
+   annotations (start, transition and end probabilities of the labels, label by relative
+   position, relative duration, how often each label recurs) from the segments' repetition
+   groups, positions and durations, with relative loudness as a weak cue only; segments of
+   one recurring group share a label. A recording that is one musical segment (an excerpt)
+   is ``verse``.
 """
 
 from __future__ import annotations
@@ -46,6 +41,7 @@ from scipy.signal import find_peaks
 from ..audio.features import Features
 from ..conventions import HARMONIX_LABELS
 from ..result import Segment
+from .labelling import decode_labels
 
 __all__ = ["StructureEstimate", "segment_classic", "silence_bounds"]
 
@@ -194,45 +190,6 @@ def _snap(boundaries: np.ndarray, downbeats: np.ndarray, bar: float) -> np.ndarr
     return np.unique(out)
 
 
-def _assign_labels(groups: np.ndarray, loudness: np.ndarray, starts: np.ndarray, ends: np.ndarray,
-                   chroma_match: np.ndarray, span: tuple[float, float]) -> list[str]:
-    """Labels of the musical segments (see the module docstring for the rules)."""
-    n = len(groups)
-    t0, t1 = span
-    length = max(t1 - t0, 1e-9)
-    median = float(np.median(loudness))
-    counts = {g: int(np.sum(groups == g)) for g in set(groups.tolist())}
-    labels = [""] * n
-    for idx, name in ((0, "intro"), (n - 1, "outro")):
-        if n >= 3 and (ends[idx] - starts[idx]) < 0.3 * length and (
-                counts[groups[idx]] == 1 or loudness[idx] < median - 3.0):
-            labels[idx] = name
-    free = [i for i in range(n) if not labels[i]]
-    repeated = sorted({groups[i] for i in free if sum(groups[j] == groups[i] for j in free) >= 2})
-    group_loud = {g: float(np.mean([loudness[i] for i in free if groups[i] == g])) for g in repeated}
-    chorus = max(repeated, key=lambda g: (group_loud[g], counts[g])) if repeated else None
-    for g in repeated:
-        name = "chorus" if g == chorus or group_loud[g] > group_loud[chorus] else "verse"
-        for i in free:
-            if groups[i] == g:
-                labels[i] = name
-    if len(free) == 1 and not repeated:
-        labels[free[0]] = "verse"
-    for i in free:
-        if labels[i]:
-            continue
-        centre = (0.5 * (starts[i] + ends[i]) - t0) / length
-        if loudness[i] < median - 6.0:
-            labels[i] = "break"
-        elif repeated and chroma_match[i]:
-            labels[i] = "solo"
-        elif repeated and 0.4 <= centre <= 0.85:
-            labels[i] = "bridge"
-        else:
-            labels[i] = "inst"
-    return labels
-
-
 def segment_classic(features: Features, beats: np.ndarray, downbeats: np.ndarray,
                     duration: float) -> StructureEstimate:
     """Find and label the sections of a recording.
@@ -282,13 +239,11 @@ def segment_classic(features: Features, beats: np.ndarray, downbeats: np.ndarray
         parts = [(int(a), int(b)) for a, b in zip(idx, idx_end)]
         m = len(parts)
         sim = np.eye(m)
-        sim_chroma = np.eye(m)
         for i in range(m):
             for j in range(i + 1, m):
                 (a0, a1), (b0, b1) = parts[i], parts[j]
                 sc = _alignment(emb_c[a0:a1], emb_c[b0:b1])
                 st = _alignment(emb_t[a0:a1], emb_t[b0:b1])
-                sim_chroma[i, j] = sim_chroma[j, i] = sc
                 sim[i, j] = sim[j, i] = 0.5 * (sc + st)
         if m > 1:
             dist = np.clip(1.0 - sim[np.triu_indices(m, 1)], 0, None)
@@ -296,9 +251,7 @@ def segment_classic(features: Features, beats: np.ndarray, downbeats: np.ndarray
         else:
             groups = np.zeros(1, dtype=int)
         seg_loud = np.array([loud[a:b].mean() for a, b in parts])
-        chroma_match = np.array([any(sim_chroma[i, j] > 0.9 and groups[j] != groups[i] for j in range(m))
-                                 for i in range(m)])
-        labels = _assign_labels(groups, seg_loud, cuts[:-1], cuts[1:], chroma_match, (sound_start, sound_end))
+        labels = decode_labels(groups, cuts[:-1], cuts[1:], seg_loud)
         for a, b, lab, g in zip(cuts[:-1], cuts[1:], labels, groups):
             if groups_out and groups_out[-1] == g and segments[-1].label == lab:
                 segments[-1].end = float(b)  # a phrase repeated back to back is one section

@@ -1,0 +1,160 @@
+"""Section labels of the classic engine on synthetic songs rendered with settings its labels were
+not tuned on.
+
+The label rules were written and tuned against songscope's own renderer with the loudness table
+of ``synth/song.py`` (the ``tuned`` setting). The other settings change what that tuning could
+have leaned on:
+
+- ``flat``: every section played at the same level (no loudness differences at all);
+- ``inverted``: the loudness order reversed (choruses quietest, intros and breaks loudest);
+- ``FluidR3_GM``, ``TimGM6mb``, ``MuseScore_General``: the same scores played by FluidSynth with
+  three General-MIDI soundfonts (other instruments, other timbre and level balance);
+- ``other-form``: a form with a solo and a double chorus (intro V C V C solo C C outro).
+
+Songs: seeds 0..N-1, every third in 3/4, 80-140 BPM, random key (``make_song``); form
+intro-verse-chorus-verse-chorus-bridge-chorus-outro as in ``classic_synthetic.py``. Metrics per
+setting (means over the songs): frame label accuracy (10 frames/s over the whole track, the
+``start``/``end`` silences included), boundary hit rates HR.5F and HR3F (mir_eval), and the
+gap ``tuned - setting`` of label accuracy. Features, beats and downbeats are computed once per
+song and kept in ``.bench-cache/structure_labels/`` (they do not depend on the labelling);
+delete that folder after changing the beat tracker.
+
+    python benchmarks/structure_labels.py [N] [--settings tuned,flat,...]
+
+Prints one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from songscope.audio.features import ANALYSIS_SR, Features, compute_features
+from songscope.beats.track import track_beats
+from songscope.structure.classic import segment_classic
+from songscope.synth import make_song, render_song
+from songscope.synth.song import Song
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import CACHE, mean  # noqa: E402
+
+FORM = (("intro", 4), ("verse", 8), ("chorus", 8), ("verse", 8), ("chorus", 8), ("bridge", 4),
+        ("chorus", 8), ("outro", 4))
+OTHER_FORM = (("intro", 4), ("verse", 8), ("chorus", 8), ("verse", 8), ("chorus", 8), ("solo", 8),
+              ("chorus", 8), ("chorus", 8), ("outro", 4))
+FONTS = {"FluidR3_GM": "/usr/share/sounds/sf2/FluidR3_GM.sf2", "TimGM6mb": "/usr/share/sounds/sf2/TimGM6mb.sf2",
+         "MuseScore_General": "/usr/share/sounds/sf3/MuseScore_General.sf3"}
+#: relative section levels of the re-levelled settings (song.py's table is the tuned one)
+LEVELS = {"flat": {}, "inverted": {"intro": 1.0, "outro": 1.0, "break": 1.0, "verse": 0.75, "bridge": 0.7,
+                                   "inst": 0.7, "solo": 0.65, "chorus": 0.5}}
+SETTINGS = ("tuned", "flat", "inverted", *FONTS, "other-form")
+FPS = 10.0
+
+
+def _section_at(song: Song, t: float) -> str:
+    for start, end, label in song.sections():
+        if start <= t < end:
+            return label
+    return "end"
+
+
+def relevel(song: Song, levels: dict[str, float]) -> None:
+    """Rescale every note and hit of ``song`` in place so that each section's loudest event has the
+    velocity ``levels[label]`` (0.85 for labels not listed) instead of the one song.py gave it:
+    sections keep their notes and drum patterns, only their relative level changes."""
+    events = [e for notes in song.parts.values() for e in notes] + list(song.drums)
+    label_of = [_section_at(song, getattr(e, "start", getattr(e, "time", 0.0))) for e in events]
+    peak = {lab: max(e.velocity for e, x in zip(events, label_of) if x == lab) for lab in set(label_of)}
+    for event, lab in zip(events, label_of):
+        event.velocity = float(np.clip(event.velocity / peak[lab] * levels.get(lab, 0.85), 0.01, 1.0))
+
+
+def render(seed: int, setting: str) -> tuple[Song, np.ndarray]:
+    """The song of ``seed`` and its mono 22.05 kHz mixture under ``setting``."""
+    meter = 3 if seed % 3 == 2 else 4
+    song = make_song(seed=seed, beats_per_bar=meter, form=OTHER_FORM if setting == "other-form" else FORM)
+    if setting in LEVELS:
+        relevel(song, LEVELS[setting])
+    if setting in FONTS:
+        from songscope.synth.soundfont import Instrumentation, render_song_soundfont
+
+        mix = render_song_soundfont(song, ANALYSIS_SR, Instrumentation(), FONTS[setting])["mixture"]
+        mix = mix.mean(axis=1) if mix.ndim == 2 else mix
+    else:
+        mix = render_song(song, ANALYSIS_SR, seed=seed)["mixture"]
+    return song, np.asarray(mix, dtype=np.float32)
+
+
+def analysed(seed: int, setting: str) -> tuple[Song, Features, np.ndarray, np.ndarray, float]:
+    """(song, features, beats, downbeats, duration), cached on disk per song and setting."""
+    folder = CACHE / "structure_labels"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{setting}_{seed}.npz"
+    meter = 3 if seed % 3 == 2 else 4
+    if path.exists():
+        song = make_song(seed=seed, beats_per_bar=meter, form=OTHER_FORM if setting == "other-form" else FORM)
+        data = np.load(path)
+        fields = {k[2:]: data[k] for k in data.files if k.startswith("f_")}
+        feats = Features(**{**fields, "fps": float(fields["fps"])})
+        return song, feats, data["beats"], data["downbeats"], float(data["duration"])
+    song, mix = render(seed, setting)
+    feats = compute_features(mix, ANALYSIS_SR)
+    track = track_beats(feats)
+    duration = len(mix) / ANALYSIS_SR
+    tmp = path.with_suffix(".part.npz")
+    np.savez(tmp, beats=track.beats, downbeats=track.downbeats, duration=duration,
+             **{f"f_{k}": v for k, v in vars(feats).items()})
+    tmp.rename(path)
+    return song, feats, track.beats, track.downbeats, duration
+
+
+def frame_labels(segments: list[tuple[float, float, str]], duration: float) -> np.ndarray:
+    """Label of every 1/FPS frame of [0, duration] ('' where no segment covers it)."""
+    times = np.arange(int(duration * FPS)) / FPS
+    out = np.full(len(times), "", dtype=object)
+    for start, end, label in segments:
+        out[(times >= start) & (times < end)] = label
+    return out
+
+
+def score(seed: int, setting: str) -> dict[str, float]:
+    import mir_eval
+
+    song, feats, beats, downbeats, duration = analysed(seed, setting)
+    est = segment_classic(feats, beats, downbeats, duration)
+    ref = song.sections()
+    ref_iv = np.array([(a, b) for a, b, _ in ref])
+    est_iv = np.array([(s.start, s.end) for s in est.segments])
+    ref_frames = frame_labels(ref, duration)
+    est_frames = frame_labels([(s.start, s.end, s.label) for s in est.segments], duration)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return {"label_acc": float(np.mean(ref_frames == est_frames)),
+                "HR.5F": mir_eval.segment.detection(ref_iv, est_iv, window=0.5)[2],
+                "HR3F": mir_eval.segment.detection(ref_iv, est_iv, window=3)[2]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("songs", nargs="?", type=int, default=8)
+    parser.add_argument("--settings", default=",".join(SETTINGS))
+    args = parser.parse_args()
+    settings = [s for s in args.settings.split(",") if s]
+    unknown = sorted(set(settings) - set(SETTINGS))
+    if unknown:
+        sys.exit(f"unknown settings {unknown}; choose from {list(SETTINGS)}")
+    result = {name: mean([score(seed, name) for seed in range(args.songs)]) for name in settings}
+    if "tuned" in result:
+        for name in settings:
+            result[name]["gap_to_tuned"] = round(result["tuned"]["label_acc"] - result[name]["label_acc"], 4)
+    print(json.dumps({"benchmark": "structure-labels-on-untuned-settings", "songs": args.songs,
+                      "settings": result}))
+
+
+if __name__ == "__main__":
+    main()
