@@ -19,9 +19,11 @@ probabilities. Each segment's evidence scores a label ``k`` by the sum of
   ``z`` is the segment's loudness minus the median, in units of 6 dB, clipped to [-2, 2].
 
 Segments of one repetition group are the same part, so they share a label: the labels of the
-(up to ``max_tied``) largest recurring groups are searched exhaustively, each assignment scored
-by a Viterbi pass with those segments pinned plus, per label, ``log P(number of runs | label)``;
-the best complete path wins. Other segments are labelled freely by the same pass.
+(up to ``max_tied``) largest groups that recur inside the music are searched exhaustively, each
+assignment scored by a Viterbi pass with those segments pinned plus, per label,
+``log P(number of runs | label)``; the best complete path wins. The first and the last segment
+may leave their group's label at a cost (:data:`EDGE_PENALTY`), and a group heard only there
+is not tied at all. Other segments are labelled freely by the same pass.
 """
 
 from __future__ import annotations
@@ -32,13 +34,15 @@ import numpy as np
 
 from .priors import MUSICAL_LABELS, OCCURRENCE_CLASSES, LabelPriors, load_priors
 
-__all__ = ["DETECTION", "ENERGY_SIGN", "decode_labels", "label_evidence"]
+__all__ = ["DETECTION", "EDGE_PENALTY", "ENERGY_SIGN", "decode_labels", "label_evidence"]
 
 #: Direction of the weak energy cue per label (louder than the median favours +1 labels).
 ENERGY_SIGN = {"chorus": 1.0, "intro": -1.0, "outro": -1.0, "break": -1.0}
 #: (P(a recurring part is found recurring), P(a part heard once is found recurring)): the
 #: grouping misses repetitions and makes spurious ones, so the repetition cue is never certain.
 DETECTION = (0.8, 0.15)
+#: log-score of giving the first or last segment another label than the rest of its group
+EDGE_PENALTY = -2.0
 _K = len(MUSICAL_LABELS)
 
 
@@ -114,18 +118,20 @@ def decode_labels(groups: np.ndarray, starts: np.ndarray, ends: np.ndarray, loud
     priors = priors or load_priors()
     evidence = label_evidence(groups, np.asarray(starts, float), np.asarray(ends, float),
                               np.asarray(loudness, float), priors, energy_weight)
-    recurring = [g for g in dict.fromkeys(groups.tolist()) if _runs(groups, np.array([g])) > 1]
+    interior = set(groups[1:-1].tolist())
+    recurring = [g for g in dict.fromkeys(groups.tolist()) if _runs(groups, np.array([g])) > 1 and g in interior]
     size = {g: float(np.sum((ends - starts)[groups == g])) for g in recurring}
     tied = sorted(recurring, key=lambda g: -size[g])[:max_tied]
     assignments = np.array(list(itertools.product(range(_K), repeat=len(tied))), dtype=np.int64)
     emission = np.repeat(evidence[None], len(assignments), axis=0)
     bonus = np.zeros(len(assignments))
-    inner = np.arange(m)
-    inner = (inner > 0) & (inner < m - 1)  # the first and last segment stay free (an intro may return as outro)
+    edge = np.zeros(m, dtype=bool)
+    edge[[0, -1]] = True  # the first and last segment may leave their group's label (an intro built on the verse)
     for j, g in enumerate(tied):
         pinned = np.full((len(assignments), _K), -np.inf)
         pinned[np.arange(len(assignments)), assignments[:, j]] = 0.0
-        emission[:, (groups == g) & inner] += pinned[:, None, :]
+        emission[:, (groups == g) & ~edge] += pinned[:, None, :]
+        emission[:, (groups == g) & edge] += np.maximum(pinned, EDGE_PENALTY)[:, None, :]
     for a, labels in enumerate(assignments):
         for k in set(labels.tolist()):
             runs = _runs(groups, np.array([g for g, lab in zip(tied, labels) if lab == k]))
