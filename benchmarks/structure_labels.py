@@ -160,7 +160,7 @@ def harmonix_holdout(folder: Path) -> dict[str, float]:
     for sections in test:
         starts, ends, truth = (np.array(x) for x in zip(*sections))
         groups = np.unique(truth, return_inverse=True)[1]
-        guess = np.array(decode_labels(groups, starts, ends, np.zeros(len(starts)), table, energy_weight=0.0))
+        guess = np.array(decode_labels(groups, starts, ends, np.zeros(len(starts)), priors=table, energy_weight=0.0))
         length = ends - starts
         right += float(length[guess == truth].sum())
         majority += float(length[truth == "chorus"].sum())

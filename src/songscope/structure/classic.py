@@ -24,8 +24,10 @@ The method, step by step:
    decodes the label sequence with priors learned from the Harmonix Set's published
    annotations (start, transition and end probabilities of the labels, label by relative
    position, relative duration, how often each label recurs) from the segments' repetition
-   groups, positions and durations, with relative loudness as a weak cue only; segments of
-   one recurring group share a label. A recording that is one musical segment (an excerpt)
+   groups, positions and durations, with relative loudness as a weak cue only and a
+   harmony match (a segment whose chroma alone matches another group's at cosine > 0.9 while
+   its sound differs: a solo or an instrumental over the song's chords); segments of one
+   recurring group share a label. A recording that is one musical segment (an excerpt)
    is ``verse``.
 """
 
@@ -239,11 +241,13 @@ def segment_classic(features: Features, beats: np.ndarray, downbeats: np.ndarray
         parts = [(int(a), int(b)) for a, b in zip(idx, idx_end)]
         m = len(parts)
         sim = np.eye(m)
+        sim_chroma = np.eye(m)
         for i in range(m):
             for j in range(i + 1, m):
                 (a0, a1), (b0, b1) = parts[i], parts[j]
                 sc = _alignment(emb_c[a0:a1], emb_c[b0:b1])
                 st = _alignment(emb_t[a0:a1], emb_t[b0:b1])
+                sim_chroma[i, j] = sim_chroma[j, i] = sc
                 sim[i, j] = sim[j, i] = 0.5 * (sc + st)
         if m > 1:
             dist = np.clip(1.0 - sim[np.triu_indices(m, 1)], 0, None)
@@ -251,7 +255,9 @@ def segment_classic(features: Features, beats: np.ndarray, downbeats: np.ndarray
         else:
             groups = np.zeros(1, dtype=int)
         seg_loud = np.array([loud[a:b].mean() for a, b in parts])
-        labels = decode_labels(groups, cuts[:-1], cuts[1:], seg_loud)
+        harmony_match = np.array([any(sim_chroma[i, j] > 0.9 and groups[j] != groups[i] for j in range(m))
+                                  for i in range(m)])
+        labels = decode_labels(groups, cuts[:-1], cuts[1:], seg_loud, harmony_match)
         for a, b, lab, g in zip(cuts[:-1], cuts[1:], labels, groups):
             if groups_out and groups_out[-1] == g and segments[-1].label == lab:
                 segments[-1].end = float(b)  # a phrase repeated back to back is one section

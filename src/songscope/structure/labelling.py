@@ -16,7 +16,9 @@ probabilities. Each segment's evidence scores a label ``k`` by the sum of
   (:data:`DETECTION`) (a group heard only as the first and the
   last segment, an intro returning as the outro, counts as not recurring);
 - energy (weak, ``energy_weight``): ``+z`` for chorus, ``-z`` for intro, outro and break, where
-  ``z`` is the segment's loudness minus the median, in units of 6 dB, clipped to [-2, 2].
+  ``z`` is the segment's loudness minus the median, in units of 6 dB, clipped to [-2, 2];
+- harmony match (optional): :data:`HARMONY_BONUS` for solo and inst when the segment's harmony
+  repeats another group's while its sound does not (a solo over the verse chords).
 
 Segments of one repetition group are the same part, so they share a label: the labels of the
 (up to ``max_tied``) largest groups that recur inside the music are searched exhaustively, each
@@ -34,13 +36,15 @@ import numpy as np
 
 from .priors import MUSICAL_LABELS, OCCURRENCE_CLASSES, LabelPriors, load_priors
 
-__all__ = ["DETECTION", "EDGE_PENALTY", "ENERGY_SIGN", "decode_labels", "label_evidence"]
+__all__ = ["DETECTION", "EDGE_PENALTY", "ENERGY_SIGN", "HARMONY_BONUS", "decode_labels", "label_evidence"]
 
 #: Direction of the weak energy cue per label (louder than the median favours +1 labels).
 ENERGY_SIGN = {"chorus": 1.0, "intro": -1.0, "outro": -1.0, "break": -1.0}
 #: (P(a recurring part is found recurring), P(a part heard once is found recurring)): the
 #: grouping misses repetitions and makes spurious ones, so the repetition cue is never certain.
 DETECTION = (0.8, 0.15)
+#: log-score added to solo and inst for a segment whose harmony matches another group's
+HARMONY_BONUS = 1.0
 #: log-score of giving the first or last segment another label than the rest of its group
 EDGE_PENALTY = -2.0
 _K = len(MUSICAL_LABELS)
@@ -53,13 +57,13 @@ def _runs(groups: np.ndarray, members: np.ndarray) -> int:
 
 
 def label_evidence(groups: np.ndarray, starts: np.ndarray, ends: np.ndarray, loudness: np.ndarray,
-                   priors: LabelPriors, energy_weight: float = 0.5) -> np.ndarray:
+                   harmony_match: np.ndarray, priors: LabelPriors, energy_weight: float = 0.5) -> np.ndarray:
     """(m, 8) log-score of every label for every segment from its own evidence (no sequence).
 
     Args:
         groups: (m,) repetition-group index per segment. starts, ends: (m,) times (s), in order.
-        loudness: (m,) mean loudness (dB). priors: the label priors. energy_weight: scale of the
-            energy cue.
+        loudness: (m,) mean loudness (dB). harmony_match: (m,) bool, the segment's harmony repeats
+            another group's. priors: the label priors. energy_weight: scale of the energy cue.
     """
     lengths = np.maximum(ends - starts, 1e-3)
     t0, t1 = float(starts[0]), float(ends[-1])
@@ -75,7 +79,9 @@ def label_evidence(groups: np.ndarray, starts: np.ndarray, ends: np.ndarray, lou
     repetition = np.where(repeated, np.log(observed), np.log1p(-observed))
     z = np.clip((loudness - np.median(loudness)) / 6.0, -2.0, 2.0)[:, None]
     sign = np.array([ENERGY_SIGN.get(lab, 0.0) for lab in MUSICAL_LABELS])
-    return position - marginal + duration + repetition + energy_weight * sign * z
+    solo = np.array([lab in ("solo", "inst") for lab in MUSICAL_LABELS])
+    harmony = HARMONY_BONUS * (np.asarray(harmony_match, bool)[:, None] & solo)
+    return position - marginal + duration + repetition + energy_weight * sign * z + harmony
 
 
 def _viterbi(emission: np.ndarray, priors: LabelPriors) -> tuple[np.ndarray, np.ndarray]:
@@ -97,13 +103,14 @@ def _viterbi(emission: np.ndarray, priors: LabelPriors) -> tuple[np.ndarray, np.
 
 
 def decode_labels(groups: np.ndarray, starts: np.ndarray, ends: np.ndarray, loudness: np.ndarray,
-                  priors: LabelPriors | None = None, energy_weight: float = 0.5, max_tied: int = 4) -> list[str]:
+                  harmony_match: np.ndarray | None = None, priors: LabelPriors | None = None, energy_weight: float = 0.5, max_tied: int = 4) -> list[str]:
     """Labels (:data:`MUSICAL_LABELS`) of consecutive musical segments.
 
     Args:
         groups: (m,) repetition-group index per segment (equal index = the same part repeated).
         starts, ends: (m,) segment times (s), in time order, tiling the music.
         loudness: (m,) mean loudness per segment (dB).
+        harmony_match: (m,) bool, the segment's harmony repeats another group's (default: none).
         priors: label priors (default: the Harmonix Set tables).
         energy_weight: weight of the loudness cue (0 ignores loudness entirely).
         max_tied: at most this many recurring groups get one shared label by exhaustive search.
@@ -116,8 +123,9 @@ def decode_labels(groups: np.ndarray, starts: np.ndarray, ends: np.ndarray, loud
     if m == 1:
         return ["verse"]
     priors = priors or load_priors()
+    match = np.zeros(m, dtype=bool) if harmony_match is None else np.asarray(harmony_match, dtype=bool)
     evidence = label_evidence(groups, np.asarray(starts, float), np.asarray(ends, float),
-                              np.asarray(loudness, float), priors, energy_weight)
+                              np.asarray(loudness, float), match, priors, energy_weight)
     interior = set(groups[1:-1].tolist())
     recurring = [g for g in dict.fromkeys(groups.tolist()) if _runs(groups, np.array([g])) > 1 and g in interior]
     size = {g: float(np.sum((ends - starts)[groups == g])) for g in recurring}
