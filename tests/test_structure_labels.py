@@ -26,6 +26,11 @@ def _decode(groups, bars, loudness=None, seconds_per_bar=2.0):
     return decode_labels(np.asarray(groups), starts, ends, loud)
 
 
+def _run_script(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(ROOT / "tools" / "harmonix_priors.py"), *args],
+                          capture_output=True, text=True, env={"PYTHONPATH": str(ROOT / "src")})
+
+
 def test_shipped_priors_load_are_normalised_and_come_from_harmonix():
     table = json.loads(PRIORS_PATH.read_text(encoding="utf-8"))
     assert "harmonixset" in table["source"] and "MIT" in table["source"]
@@ -92,14 +97,12 @@ def test_building_priors_from_annotation_files(tmp_path):
     parsed = LabelPriors.from_dict(table)
     assert MUSICAL_LABELS[int(np.argmax(parsed.start))] == "intro"
     out = tmp_path / "priors.json"
-    done = subprocess.run([sys.executable, str(ROOT / "tools" / "harmonix_priors.py"), str(tmp_path), "--out", str(out)],
-                          capture_output=True, text=True, env={"PYTHONPATH": str(ROOT / "src")})
+    done = _run_script(str(tmp_path), "--out", str(out))
     assert done.returncode == 0, done.stderr
     assert json.loads(out.read_text())["files"] == 3
 
 
 def test_building_priors_from_an_empty_folder_fails_cleanly(tmp_path):
-    done = subprocess.run([sys.executable, str(ROOT / "tools" / "harmonix_priors.py"), str(tmp_path)],
-                          capture_output=True, text=True, env={"PYTHONPATH": str(ROOT / "src")})
+    done = _run_script(str(tmp_path))
     assert done.returncode != 0
     assert done.stderr.strip().startswith("error:") and "Traceback" not in done.stderr

@@ -1,5 +1,6 @@
 """The classic structure engine as a ``structure`` family (``analyze -m classic``): classic beats,
-then self-similarity sections with repetition-based labels, from one set of frame features."""
+then self-similarity sections labelled by decoding repetition, position and duration under priors
+from the Harmonix Set's annotations, from one set of frame features."""
 
 from __future__ import annotations
 
@@ -49,5 +50,6 @@ def _load(name: str, checkpoint: Any, device: str | None, settings: Mapping[str,
     return ClassicStructure(name, classic_dbn(settings))
 
 
-FAMILIES = (Family("classic", "structure", "classic beats + self-similarity sections, repetition labels (no weights)",
+FAMILIES = (Family("classic", "structure",
+                   "classic beats + self-similarity sections, labels decoded with Harmonix Set priors (no weights)",
                    _load, builtin_names=("classic",)),)

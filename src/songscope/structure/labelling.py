@@ -103,7 +103,8 @@ def _viterbi(emission: np.ndarray, priors: LabelPriors) -> tuple[np.ndarray, np.
 
 
 def decode_labels(groups: np.ndarray, starts: np.ndarray, ends: np.ndarray, loudness: np.ndarray,
-                  harmony_match: np.ndarray | None = None, priors: LabelPriors | None = None, energy_weight: float = 0.5, max_tied: int = 4) -> list[str]:
+                  harmony_match: np.ndarray | None = None, priors: LabelPriors | None = None,
+                  energy_weight: float = 0.5, max_tied: int = 4) -> list[str]:
     """Labels (:data:`MUSICAL_LABELS`) of consecutive musical segments.
 
     Args:
