@@ -18,15 +18,16 @@ boundaries and, as repetition groups, its true merged labels (an oracle grouping
 no loudness cue). That measures the naming step alone on real song forms (duration-weighted
 label accuracy), next to always answering the most common label.
 
-Songs: seeds 0..N-1, every third in 3/4, 80-140 BPM, random key (``make_song``); form
+Songs: seeds FIRST..FIRST+N-1 (default 0..7), every third in 3/4, 80-140 BPM, random key (``make_song``); form
 intro-verse-chorus-verse-chorus-bridge-chorus-outro as in ``classic_synthetic.py``. Metrics per
 setting (means over the songs): frame label accuracy (10 frames/s over the whole track, the
-``start``/``end`` silences included), boundary hit rates HR.5F and HR3F (mir_eval), and the
-gap ``tuned - setting`` of label accuracy. Features, beats and downbeats are computed once per
+``start``/``end`` silences included), boundary hit rates HR.5F and HR3F and pairwise frame
+clustering F (PWF) of the labelled sections (mir_eval), and the gap ``tuned - setting`` of label
+accuracy. Features, beats and downbeats are computed once per
 song and kept in ``.bench-cache/structure_labels/`` (they do not depend on the labelling);
 delete that folder after changing the beat tracker.
 
-    python benchmarks/structure_labels.py [N] [--settings tuned,flat,...] [--harmonix DIR]
+    python benchmarks/structure_labels.py [N] [--first SEED] [--settings tuned,flat,...] [--harmonix DIR]
 
 Prints one JSON object.
 """
@@ -44,8 +45,6 @@ import numpy as np
 from songscope.audio.features import ANALYSIS_SR, Features, compute_features
 from songscope.beats.track import track_beats
 from songscope.structure.classic import segment_classic
-from songscope.structure.labelling import decode_labels
-from songscope.structure.priors import LabelPriors
 from songscope.synth import make_song, render_song
 from songscope.synth.song import Song
 
@@ -145,13 +144,18 @@ def score(seed: int, setting: str) -> dict[str, float]:
         warnings.simplefilter("ignore")
         return {"label_acc": float(np.mean(ref_frames == est_frames)),
                 "HR.5F": mir_eval.segment.detection(ref_iv, est_iv, window=0.5)[2],
-                "HR3F": mir_eval.segment.detection(ref_iv, est_iv, window=3)[2]}
+                "HR3F": mir_eval.segment.detection(ref_iv, est_iv, window=3)[2],
+                "PWF": mir_eval.segment.pairwise(ref_iv, [lab for *_, lab in ref], est_iv,
+                                                 [s.label for s in est.segments])[2]}
 
 
 def harmonix_holdout(folder: Path) -> dict[str, float]:
     """Naming accuracy on the odd half of a Harmonix segment folder with priors from the even half."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
     from harmonix_priors import musical_sections, priors
+
+    from songscope.structure.labelling import decode_labels
+    from songscope.structure.priors import LabelPriors
 
     songs = [s for s in (musical_sections(f) for f in sorted(folder.glob("*.txt"))) if len(s) > 1]
     train, test = songs[::2], songs[1::2]
@@ -172,6 +176,7 @@ def harmonix_holdout(folder: Path) -> dict[str, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("songs", nargs="?", type=int, default=8)
+    parser.add_argument("--first", type=int, default=0, help="first seed")
     parser.add_argument("--settings", default=",".join(SETTINGS))
     parser.add_argument("--harmonix", type=Path, help="folder of Harmonix Set segment files (outside the repo)")
     args = parser.parse_args()
@@ -181,11 +186,13 @@ def main() -> None:
         sys.exit(f"unknown settings {unknown}; choose from {list(SETTINGS)}")
     if args.harmonix and not args.harmonix.is_dir():
         sys.exit(f"--harmonix {args.harmonix}: not a folder")
-    result = {name: mean([score(seed, name) for seed in range(args.songs)]) for name in settings}
+    seeds = range(args.first, args.first + args.songs)
+    result = {name: mean([score(seed, name) for seed in seeds]) for name in settings}
     if "tuned" in result:
         for name in settings:
             result[name]["gap_to_tuned"] = round(result["tuned"]["label_acc"] - result[name]["label_acc"], 4)
-    out = {"benchmark": "structure-labels-on-untuned-settings", "songs": args.songs, "settings": result}
+    out = {"benchmark": "structure-labels-on-untuned-settings", "seeds": [seeds.start, seeds.stop - 1],
+           "settings": result}
     if args.harmonix:
         out["harmonix_oracle_groups"] = harmonix_holdout(args.harmonix)
     print(json.dumps(out))
