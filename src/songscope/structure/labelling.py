@@ -133,7 +133,6 @@ def decode_labels(groups: np.ndarray, starts: np.ndarray, ends: np.ndarray, loud
     tied = sorted(recurring, key=lambda g: -size[g])[:max_tied]
     assignments = np.array(list(itertools.product(range(_K), repeat=len(tied))), dtype=np.int64)
     emission = np.repeat(evidence[None], len(assignments), axis=0)
-    bonus = np.zeros(len(assignments))
     edge = np.zeros(m, dtype=bool)
     edge[[0, -1]] = True  # the first and last segment may leave their group's label (an intro built on the verse)
     for j, g in enumerate(tied):
@@ -141,9 +140,20 @@ def decode_labels(groups: np.ndarray, starts: np.ndarray, ends: np.ndarray, loud
         pinned[np.arange(len(assignments)), assignments[:, j]] = 0.0
         emission[:, (groups == g) & ~edge] += pinned[:, None, :]
         emission[:, (groups == g) & edge] += np.maximum(pinned, EDGE_PENALTY)[:, None, :]
-    for a, labels in enumerate(assignments):
-        for k in set(labels.tolist()):
-            runs = _runs(groups, np.array([g for g, lab in zip(tied, labels) if lab == k]))
-            bonus[a] += priors.occurrences[k, min(runs, OCCURRENCE_CLASSES) - 1]
     scores, paths = _viterbi(emission, priors)
-    return [MUSICAL_LABELS[k] for k in paths[int(np.argmax(scores + bonus))]]
+    best = int(np.argmax(scores + _occurrence_scores(groups, tied, assignments, priors)))
+    return [MUSICAL_LABELS[k] for k in paths[best]]
+
+
+def _occurrence_scores(groups: np.ndarray, tied: list, assignments: np.ndarray, priors: LabelPriors) -> np.ndarray:
+    """(A,) sum over labels of log P(number of runs | label) of each assignment of labels to the
+    ``tied`` groups (runs counted over all segments of the groups given that label)."""
+    subsets = np.array([_runs(groups, np.array([g for j, g in enumerate(tied) if mask >> j & 1]))
+                        for mask in range(2 ** len(tied))])
+    weights = 1 << np.arange(len(tied))
+    out = np.zeros(len(assignments))
+    for k in range(_K):
+        mask = ((assignments == k) * weights).sum(axis=1)
+        runs = np.clip(subsets[mask], 1, OCCURRENCE_CLASSES)
+        out += np.where(mask > 0, priors.occurrences[k, runs - 1], 0.0)
+    return out
