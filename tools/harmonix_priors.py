@@ -23,7 +23,7 @@ labels of each song:
   being consecutive sections of the same label.
 
 Every count gets ``--alpha`` (0.5) added before normalising, so no probability is 0. The output
-is written atomically and records the number of files and sections read.
+is written atomically and records the files (their ids) and the number of sections read.
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ def main() -> None:
         sys.exit(f"error: {exc}")
     table = {"source": "Harmonix Set segment annotations (github.com/urinieto/harmonixset, dataset/segments), "
                        "Nieto et al., ISMIR 2019; MIT licence. Text annotations only, no audio.",
-             "files": len(files), "songs": len(songs),
+             "files": len(files), "songs": len(songs), "ids": [f.stem for f in files],
              "built_by": "tools/harmonix_priors.py", **priors(songs, args.alpha)}
     try:
         write_text(args.out, json.dumps(table, indent=1) + "\n")
