@@ -3,6 +3,9 @@ learned from real songs' annotations (:mod:`songscope.structure.priors`), with e
 recording carries: which sections repeat each other, where they lie, how long they are, and
 (weakly) how loud they are relative to the rest.
 
+The constants :data:`DETECTION`, :data:`EDGE_PENALTY`, :data:`HARMONY_BONUS` and the energy
+weight are set by hand, not fitted; the Harmonix tables carry everything else.
+
 Model. The musical segments ``1..m`` (in time order) form a hidden-Markov chain over the 8
 :data:`~songscope.structure.priors.MUSICAL_LABELS` with the priors' start, transition and end
 probabilities. Each segment's evidence scores a label ``k`` by the sum of
@@ -13,8 +16,8 @@ probabilities. Each segment's evidence scores a label ``k`` by the sum of
 - repetition: ``log P(found recurring | k)`` when the segment's repetition group occurs as more
   than one run of segments, else ``log P(found once | k)``, where P(found recurring | k) mixes
   the priors' P(k recurs) with the grouping's assumed hit and false-alarm rates
-  (:data:`DETECTION`) (a group heard only as the first and the
-  last segment, an intro returning as the outro, counts as not recurring);
+  (:data:`DETECTION`); a group heard only as the first and the last segment (an intro
+  returning as the outro) counts as not recurring;
 - energy (weak, ``energy_weight``): ``+z`` for chorus, ``-z`` for intro, outro and break, where
   ``z`` is the segment's loudness minus the median, in units of 6 dB, clipped to [-2, 2];
 - harmony match (optional): :data:`HARMONY_BONUS` for solo and inst when the segment's harmony
