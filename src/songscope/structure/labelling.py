@@ -4,7 +4,8 @@ recording carries: which sections repeat each other, where they lie, how long th
 (weakly) how loud they are relative to the rest.
 
 The constants :data:`DETECTION`, :data:`EDGE_PENALTY`, :data:`HARMONY_BONUS` and the energy
-weight are set by hand, not fitted; the Harmonix tables carry everything else.
+weight are set by hand (chosen while inspecting synthetic songs, seeds 0-7 of
+``benchmarks/structure_labels.py``), not fitted; the Harmonix tables carry everything else.
 
 Model. The musical segments ``1..m`` (in time order) form a hidden-Markov chain over the 8
 :data:`~songscope.structure.priors.MUSICAL_LABELS` with the priors' start, transition and end
