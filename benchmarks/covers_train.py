@@ -41,19 +41,41 @@ from songscope.covers.dataset import prepare_features, read_data_hparams, read_l
 from songscope.covers.train_config import CoverHunterTrainConfig, steps_per_epoch
 
 ROOT = Path(__file__).resolve().parents[1]
-WORKS, VERSIONS = 40, 4
+SAMPLE_RATE = 16000
+WORKS, VERSIONS = 61, 4
 
 
-def prepare_corpus(synth: Path) -> Path:
-    """Render the corpus (once) and write ``works.csv`` beside it; returns the folder."""
-    from songscope.synth.dataset import write_dataset
+def _render_work(args: tuple[Path, int, int, int]) -> list[tuple[str, str]]:
+    """Render one work's versions as 16 kHz mono mixtures (``<track>.wav``); returns (path, work) rows."""
+    from songscope.audio.save import save_audio
+    from songscope.synth.render import render_song
+    from songscope.synth.works import arrange, compose_work, make_versions
 
-    manifest = synth / "manifest.csv"
-    if not manifest.exists():
-        write_dataset(synth, WORKS, VERSIONS, seed=0, engine="numpy")
-    with open(manifest, newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    (synth / "works.csv").write_text("path,work\n" + "".join(f"{r['mixture']},{r['work_id']}\n" for r in rows))
+    folder, w, versions, seed = args
+    work = compose_work(seed * 100003 + w, f"work{w:04d}")
+    rows = []
+    for version in make_versions(work, versions, seed):
+        path = folder / f"{version.version_id}.wav"
+        if not path.exists():
+            save_audio(path, render_song(arrange(work, version), SAMPLE_RATE, seed=version.seed)["mixture"],
+                       SAMPLE_RATE)
+        rows.append((path.name, work.work_id))
+    return rows
+
+
+def prepare_corpus(synth: Path, works: int, versions: int, jobs: int) -> Path:
+    """Render the corpus (tracks already there are kept) and write ``works.csv``; returns the folder.
+
+    The works and versions are ``songscope synth --engine numpy``'s (same composer, versions and
+    renderer, seed 0), written as the mixture alone at 16 kHz mono (the features' rate): the
+    synth command's 44.1 kHz stereo stems would take ~80 MB a track."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    synth.mkdir(parents=True, exist_ok=True)
+    tasks = [(synth, w, versions, 0) for w in range(works)]
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        rows = [row for work_rows in pool.map(_render_work, tasks) for row in work_rows]
+    (synth / "works.csv").write_text("path,work\n" + "".join(f"{path},{work}\n" for path, work in rows))
     return synth
 
 
@@ -90,13 +112,15 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, default=ROOT / "configs" / "covers_cpu.yaml")
-    parser.add_argument("--synth", type=Path, default=ROOT / "data" / "covers_synth")
-    parser.add_argument("--features", type=Path, default=ROOT / "data" / "covers_features")
+    parser.add_argument("--synth", type=Path, default=ROOT / "data" / "covers_synth16k")
+    parser.add_argument("--features", type=Path, default=ROOT / "data" / "covers_features16k")
     parser.add_argument("--out", type=Path, default=None, help="run folder (default: the config's)")
-    parser.add_argument("--jobs", type=int, default=2, help="feature worker processes")
+    parser.add_argument("--works", type=int, default=WORKS, help="works to render")
+    parser.add_argument("--versions", type=int, default=VERSIONS, help="versions of each work")
+    parser.add_argument("--jobs", type=int, default=2, help="render and feature worker processes")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    corpus = prepare_corpus(args.synth)
+    corpus = prepare_corpus(args.synth, args.works, args.versions, args.jobs)
     start = time.perf_counter()
     report = prepare_features(corpus, args.features, read_data_hparams(args.config), jobs=args.jobs)
     features_seconds = time.perf_counter() - start
@@ -114,7 +138,7 @@ def main() -> None:
         logged = [r for r in csv.DictReader(handle) if r.get("val/mAP_heldout")]
     at_best = next(r for r in logged if int(r["step"]) == result.best_step)
     print(json.dumps({
-        "data": {"works": WORKS, "versions": VERSIONS, "engine": "numpy", "lines": report.lines,
+        "data": {"works": args.works, "versions": args.versions, "engine": "numpy", "lines": report.lines,
                  "splits": report.splits, "heldout_works": len(report.test_only_works),
                  "heldout_recordings": len(read_list(heldout))},
         "config": str(args.config.relative_to(ROOT) if args.config.is_relative_to(ROOT) else args.config),
