@@ -88,20 +88,31 @@ def heldout_list(features: Path) -> Path:
 
 
 def score(model: Path, heldout: Path) -> dict[str, dict[str, float]]:
-    """mAP / MR1 / P@10 of the exported model on the held-out recordings, both ways."""
+    """mAP / MR1 / P@10 of the exported model on the held-out recordings, three ways: chunked
+    (the smallest distance between chunks), the first chunk's embedding, and the mean of the
+    chunks' unit embeddings (re-normalised): one vector per recording either way."""
     from songscope.covers.embedding import network_input, unit_embeddings
-    from songscope.covers.training import read_items, testset_metrics
+    from songscope.covers.features import chunk_features, mean_pool
+    from songscope.covers.training import chunk_starts, read_items, testset_metrics
     from songscope.evaluate.metrics import cover_metrics
     from songscope.models import load_engine
 
     net = load_engine("covers", str(model), device="cpu").net
+    config = net.config
     items = read_items(heldout)
-    chunked = testset_metrics(net, items, None, net.config)
-    inputs = np.stack([network_input(np.load(item.feat), net.config) for item in items])
-    vectors = unit_embeddings(net, inputs)
-    first = cover_metrics(1.0 - vectors @ vectors.T, [item.work_id for item in items])
+    works = [item.work_id for item in items]
+    chunked = testset_metrics(net, items, None, config)
+    first = unit_embeddings(net, np.stack([network_input(np.load(item.feat), config) for item in items]))
+    means = []
+    for item in items:
+        features = np.load(item.feat)
+        inputs = [mean_pool(chunk_features(features, config.chunk_input_frames, start), config.mean_size)
+                  for start in chunk_starts(item, config)]
+        means.append(unit_embeddings(net, np.stack(inputs)).mean(axis=0))
+    mean = np.stack(means) / np.linalg.norm(means, axis=1, keepdims=True)
     return {name: {k: round(v, 4) for k, v in metrics.items()} for name, metrics in
-            (("chunked", chunked), ("first_chunk", first))}
+            (("chunked", chunked), ("first_chunk", cover_metrics(1.0 - first @ first.T, works)),
+             ("mean_of_chunks", cover_metrics(1.0 - mean @ mean.T, works)))}
 
 
 def main() -> None:
@@ -130,9 +141,9 @@ def main() -> None:
          "heldout": {"query_path": str(heldout), "ref_path": str(heldout)}})
     if args.out is not None:
         config = replace(config, train=replace(config.train, out_dir=str(args.out)))
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     result, model = train_coverhunter(config, progress=sys.stderr.isatty())
-    train_seconds = time.perf_counter() - start
+    train_seconds, train_cpu = time.perf_counter() - start, time.process_time() - cpu_start
     epoch_steps = steps_per_epoch([row["work_id"] for row in read_list(config.hparams.train_path)], config.hparams)
     with open(Path(config.train.out_dir) / "metrics.csv", newline="") as handle:
         logged = [r for r in csv.DictReader(handle) if r.get("val/mAP_heldout")]
@@ -144,11 +155,14 @@ def main() -> None:
         "config": str(args.config.relative_to(ROOT) if args.config.is_relative_to(ROOT) else args.config),
         "parameters": sum(v.numel() for v in read_checkpoint(model).state_dict.values()),
         "features_seconds": round(features_seconds, 1), "features_computed": report.computed,
-        "train": {"seconds": round(train_seconds, 1), "threads": torch.get_num_threads(), "steps": result.step,
+        "train": {"seconds": round(train_seconds, 1), "cpu_seconds": round(train_cpu, 1),
+                  "threads": torch.get_num_threads(), "steps": result.step,
                   "epochs": round(result.step / epoch_steps, 2), "best_epoch": round(result.best_step / epoch_steps, 2),
                   "best_val_loss": round(result.best_loss, 4), "stopped_early": result.stopped_early},
         "heldout": {**score(model, heldout), "logged_at_best_epoch": {
             k: round(float(at_best[f"val/{k}_heldout"]), 4) for k in ("mAP", "MR1", "P@10")}},
+        "curve": [{"epoch": round(int(r["step"]) / epoch_steps, 2), "val_loss": round(float(r["val/loss"]), 3),
+                   "mAP_heldout": round(float(r["val/mAP_heldout"]), 3)} for r in logged],
     }, indent=2))
 
 
