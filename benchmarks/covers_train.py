@@ -1,28 +1,38 @@
 """Train CoverHunter on a synthetic covers corpus on one CPU thread and score it on works it never saw.
 
-    python benchmarks/covers_train.py [--config configs/covers_cpu.yaml] [--synth data/covers_synth]
-        [--features data/covers_features] [--out runs/covers_cpu] [--jobs 2]
+    python benchmarks/covers_train.py [--config configs/covers_cpu.yaml] [--synth data/covers_synth16k]
+        [--features data/covers_features16k] [--out runs/covers_cpu] [--works 61] [--versions 4] [--jobs 2]
 
-Each step is skipped when its output exists: ``songscope synth`` (40 works x 4 versions, numpy
-engine); ``works.csv`` (mixture, work) from its manifest; ``songscope covers features`` with the
-config's data settings (speed variants, the split holding 10 works out whole); ``heldout.txt``,
-the held-out works' 40 original recordings; training (``torch.set_num_threads(1)``); then the
-exported model's mAP, MR1 and P@10 on ``heldout.txt``, every recording searched among the other
-39: with CoverHunterMPS's chunked distance (the smallest cosine distance between 30 s chunks) and
-with the engine's one embedding per recording (its first chunk). Prints one JSON object.
+Each step is skipped when its output exists: the corpus (``--works`` works x ``--versions``
+versions of ``songscope synth --engine numpy``'s composer and renderer, seed 0, written as the
+mixture alone at 16 kHz mono, ``<work>_v<k>.wav``, plus ``works.csv``); ``songscope covers
+features`` with the config's data settings (speed variants, the split holding 15 % of the works
+out whole); ``heldout.txt``, the held-out works' original recordings; training
+(``torch.set_num_threads(1)``); then the exported model's mAP, MR1 and P@10 on ``heldout.txt``,
+every recording searched among the others: with CoverHunterMPS's chunked distance (the smallest
+cosine distance between 20 s chunks), with the engine's one embedding per recording (its first
+chunk), and with the mean of its chunks' embeddings. Prints one JSON object (with the training
+CPU time and the per-epoch curve).
 
-Measured (configs/covers_cpu.yaml, 30 epochs = 1350 steps of batch 32, one torch thread on the
-shared 2-core machine, load 8-19): 800 feature lines (160 recordings x 5 speeds; 509 train, 60
-val, 231 test), 299k parameters; training 44 min (1.0-2.5 min an epoch); best validation loss
-at epoch 26. Held-out works (10 works, 40 recordings): chunked mAP 0.649, MR1 1.9, P@10 0.27;
-first chunk mAP 0.681, MR1 2.1, P@10 0.275. The held-out mAP rose from 0.20 (epoch 1) to about
-0.6 by epoch 11 and stayed at 0.6-0.7 while the seen works' validation loss fell from 3.5 to
-0.05: with 30 training works the embedding does not generalise to unseen works (target 0.90
-not reached). Same-work cosine distances grow with the transposition between versions (0.017
-at one semitone, 0.028 at three or more) against a 5th percentile of 0.022 between works.
-Rolling the bins by 4 (``roll_pitch.shift_num: 4``, so that with the speed variants every
-transposition up to 6 semitones is seen) did worse: chunked mAP 0.50 after 20 epochs (16 min),
-against 0.62 at epoch 20 with the octave roll.
+Measured (configs/covers_cpu.yaml, 30 epochs = 1440 steps of batch 32, one torch thread, nice 10,
+shared 2-core machine at load 20-30): 61 works x 4 versions x 3 speeds = 732 feature lines (520
+train, 52 val, 160 test); 9 works held out whole (36 recordings; none of their lines in train or
+val), 52 works trained on; 307k parameters. Training 40 min wall (2409 s); about 0.34 CPU-s a
+step (81 CPU-s for the first 240 steps). Best validation loss (0.44) at epoch 27. Held-out:
+chunked mAP 0.679, MR1 1.36, P@10 0.261; first chunk mAP 0.681, MR1 1.64, P@10 0.258; mean of
+chunks mAP 0.715, MR1 1.39, P@10 0.258 (P@10 is at most 0.30 here: 3 other versions per work).
+Held-out mAP per epoch: 0.21 0.26 0.37 0.43 0.50 0.53 0.60 0.59 0.62 0.61 | 0.63 0.66 0.69 0.71
+0.59 0.68 0.71 0.70 0.68 0.72 | 0.68 0.65 0.68 0.67 0.70 0.66 0.68 0.67 0.74 0.69, while the
+validation loss fell from 4.4 to 0.5: it rises faster than with 30 training works (0.43 against
+0.27 at epoch 4) but again levels off at about 0.7 from epoch 13. Target 0.90 not reached.
+(Works 0-39 of the measured run were the 44.1 kHz renders of an earlier ``songscope synth``
+corpus, resampled to 16 kHz by the feature step; works 40-60 were rendered here at 16 kHz.)
+
+Earlier setting (40 works, 10 held out, 5 speeds, 30/24/18 s chunks at mean_size 3, 1350 steps,
+44 min): chunked mAP 0.649, first chunk 0.681. Rolling the bins by 4 instead of 12 did worse (0.50
+after 20 epochs). Triplet weight 1.0 instead of 0.1 (same data and config otherwise, run beside
+it and stopped at epoch 22: 1056 steps in 420 CPU-s with validation): held-out mAP 0.51 at epoch
+11 (against 0.63) and 0.65 at epoch 22 (against 0.65): no better.
 """
 
 from __future__ import annotations
@@ -41,19 +51,41 @@ from songscope.covers.dataset import prepare_features, read_data_hparams, read_l
 from songscope.covers.train_config import CoverHunterTrainConfig, steps_per_epoch
 
 ROOT = Path(__file__).resolve().parents[1]
-WORKS, VERSIONS = 40, 4
+SAMPLE_RATE = 16000
+WORKS, VERSIONS = 61, 4
 
 
-def prepare_corpus(synth: Path) -> Path:
-    """Render the corpus (once) and write ``works.csv`` beside it; returns the folder."""
-    from songscope.synth.dataset import write_dataset
+def _render_work(args: tuple[Path, int, int, int]) -> list[tuple[str, str]]:
+    """Render one work's versions as 16 kHz mono mixtures (``<track>.wav``); returns (path, work) rows."""
+    from songscope.audio.save import save_audio
+    from songscope.synth.render import render_song
+    from songscope.synth.works import arrange, compose_work, make_versions
 
-    manifest = synth / "manifest.csv"
-    if not manifest.exists():
-        write_dataset(synth, WORKS, VERSIONS, seed=0, engine="numpy")
-    with open(manifest, newline="", encoding="utf-8") as handle:
-        rows = list(csv.DictReader(handle))
-    (synth / "works.csv").write_text("path,work\n" + "".join(f"{r['mixture']},{r['work_id']}\n" for r in rows))
+    folder, w, versions, seed = args
+    work = compose_work(seed * 100003 + w, f"work{w:04d}")
+    rows = []
+    for version in make_versions(work, versions, seed):
+        path = folder / f"{version.version_id}.wav"
+        if not path.exists():
+            save_audio(path, render_song(arrange(work, version), SAMPLE_RATE, seed=version.seed)["mixture"],
+                       SAMPLE_RATE)
+        rows.append((path.name, work.work_id))
+    return rows
+
+
+def prepare_corpus(synth: Path, works: int, versions: int, jobs: int) -> Path:
+    """Render the corpus (tracks already there are kept) and write ``works.csv``; returns the folder.
+
+    The works and versions are ``songscope synth --engine numpy``'s (same composer, versions and
+    renderer, seed 0), written as the mixture alone at 16 kHz mono (the features' rate): the
+    synth command's 44.1 kHz stereo stems would take ~80 MB a track."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    synth.mkdir(parents=True, exist_ok=True)
+    tasks = [(synth, w, versions, 0) for w in range(works)]
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        rows = [row for work_rows in pool.map(_render_work, tasks) for row in work_rows]
+    (synth / "works.csv").write_text("path,work\n" + "".join(f"{path},{work}\n" for path, work in rows))
     return synth
 
 
@@ -66,20 +98,31 @@ def heldout_list(features: Path) -> Path:
 
 
 def score(model: Path, heldout: Path) -> dict[str, dict[str, float]]:
-    """mAP / MR1 / P@10 of the exported model on the held-out recordings, both ways."""
+    """mAP / MR1 / P@10 of the exported model on the held-out recordings, three ways: chunked
+    (the smallest distance between chunks), the first chunk's embedding, and the mean of the
+    chunks' unit embeddings (re-normalised): one vector per recording either way."""
     from songscope.covers.embedding import network_input, unit_embeddings
-    from songscope.covers.training import read_items, testset_metrics
+    from songscope.covers.features import chunk_features, mean_pool
+    from songscope.covers.training import chunk_starts, read_items, testset_metrics
     from songscope.evaluate.metrics import cover_metrics
     from songscope.models import load_engine
 
     net = load_engine("covers", str(model), device="cpu").net
+    config = net.config
     items = read_items(heldout)
-    chunked = testset_metrics(net, items, None, net.config)
-    inputs = np.stack([network_input(np.load(item.feat), net.config) for item in items])
-    vectors = unit_embeddings(net, inputs)
-    first = cover_metrics(1.0 - vectors @ vectors.T, [item.work_id for item in items])
+    works = [item.work_id for item in items]
+    chunked = testset_metrics(net, items, None, config)
+    first = unit_embeddings(net, np.stack([network_input(np.load(item.feat), config) for item in items]))
+    means = []
+    for item in items:
+        features = np.load(item.feat)
+        inputs = [mean_pool(chunk_features(features, config.chunk_input_frames, start), config.mean_size)
+                  for start in chunk_starts(item, config)]
+        means.append(unit_embeddings(net, np.stack(inputs)).mean(axis=0))
+    mean = np.stack(means) / np.linalg.norm(means, axis=1, keepdims=True)
     return {name: {k: round(v, 4) for k, v in metrics.items()} for name, metrics in
-            (("chunked", chunked), ("first_chunk", first))}
+            (("chunked", chunked), ("first_chunk", cover_metrics(1.0 - first @ first.T, works)),
+             ("mean_of_chunks", cover_metrics(1.0 - mean @ mean.T, works)))}
 
 
 def main() -> None:
@@ -90,13 +133,15 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--config", type=Path, default=ROOT / "configs" / "covers_cpu.yaml")
-    parser.add_argument("--synth", type=Path, default=ROOT / "data" / "covers_synth")
-    parser.add_argument("--features", type=Path, default=ROOT / "data" / "covers_features")
+    parser.add_argument("--synth", type=Path, default=ROOT / "data" / "covers_synth16k")
+    parser.add_argument("--features", type=Path, default=ROOT / "data" / "covers_features16k")
     parser.add_argument("--out", type=Path, default=None, help="run folder (default: the config's)")
-    parser.add_argument("--jobs", type=int, default=2, help="feature worker processes")
+    parser.add_argument("--works", type=int, default=WORKS, help="works to render")
+    parser.add_argument("--versions", type=int, default=VERSIONS, help="versions of each work")
+    parser.add_argument("--jobs", type=int, default=2, help="render and feature worker processes")
     args = parser.parse_args()
     torch.set_num_threads(1)
-    corpus = prepare_corpus(args.synth)
+    corpus = prepare_corpus(args.synth, args.works, args.versions, args.jobs)
     start = time.perf_counter()
     report = prepare_features(corpus, args.features, read_data_hparams(args.config), jobs=args.jobs)
     features_seconds = time.perf_counter() - start
@@ -106,25 +151,28 @@ def main() -> None:
          "heldout": {"query_path": str(heldout), "ref_path": str(heldout)}})
     if args.out is not None:
         config = replace(config, train=replace(config.train, out_dir=str(args.out)))
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     result, model = train_coverhunter(config, progress=sys.stderr.isatty())
-    train_seconds = time.perf_counter() - start
+    train_seconds, train_cpu = time.perf_counter() - start, time.process_time() - cpu_start
     epoch_steps = steps_per_epoch([row["work_id"] for row in read_list(config.hparams.train_path)], config.hparams)
     with open(Path(config.train.out_dir) / "metrics.csv", newline="") as handle:
         logged = [r for r in csv.DictReader(handle) if r.get("val/mAP_heldout")]
     at_best = next(r for r in logged if int(r["step"]) == result.best_step)
     print(json.dumps({
-        "data": {"works": WORKS, "versions": VERSIONS, "engine": "numpy", "lines": report.lines,
+        "data": {"works": args.works, "versions": args.versions, "engine": "numpy", "lines": report.lines,
                  "splits": report.splits, "heldout_works": len(report.test_only_works),
                  "heldout_recordings": len(read_list(heldout))},
         "config": str(args.config.relative_to(ROOT) if args.config.is_relative_to(ROOT) else args.config),
         "parameters": sum(v.numel() for v in read_checkpoint(model).state_dict.values()),
         "features_seconds": round(features_seconds, 1), "features_computed": report.computed,
-        "train": {"seconds": round(train_seconds, 1), "threads": torch.get_num_threads(), "steps": result.step,
+        "train": {"seconds": round(train_seconds, 1), "cpu_seconds": round(train_cpu, 1),
+                  "threads": torch.get_num_threads(), "steps": result.step,
                   "epochs": round(result.step / epoch_steps, 2), "best_epoch": round(result.best_step / epoch_steps, 2),
                   "best_val_loss": round(result.best_loss, 4), "stopped_early": result.stopped_early},
         "heldout": {**score(model, heldout), "logged_at_best_epoch": {
             k: round(float(at_best[f"val/{k}_heldout"]), 4) for k in ("mAP", "MR1", "P@10")}},
+        "curve": [{"epoch": round(int(r["step"]) / epoch_steps, 2), "val_loss": round(float(r["val/loss"]), 3),
+                   "mAP_heldout": round(float(r["val/mAP_heldout"]), 3)} for r in logged],
     }, indent=2))
 
 
