@@ -77,3 +77,9 @@ def test_time_signature_in_the_result_and_its_json():
     result = AnalysisResult.compose("x.wav", 3.0, StructureResult(beats, [], {}), None, "classic")
     assert result.to_dict()["time_signature"] == "6/8"
     assert AnalysisResult.from_dict(result.to_dict()).time_signature == "6/8"
+
+
+def test_too_few_beats_decide_nothing():
+    onset, beats = _pattern((1 / 3, 2 / 3))
+    assert beat_subdivision(onset, beats[:9], 100.0) == 3  # 8 intervals decide
+    assert beat_subdivision(onset, beats[:8], 100.0) == 2

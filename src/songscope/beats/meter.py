@@ -6,7 +6,8 @@ compound meter (6/8, 9/8, 12/8: dotted-quarter beats of three eighths) they fall
 two thirds. Per beat interval, the onset strength near each of those points (the maximum of the
 summed band flux within 20 ms) is taken; the beat is compound when the median over beats of the
 weaker of the two third-points exceeds the median at the half-point by
-:data:`COMPOUND_MARGIN`. The weaker third-point, not their mean, so that swing (a late offbeat
+:data:`COMPOUND_MARGIN`, over at least :data:`MIN_INTERVALS` beat intervals (fewer decide
+nothing: simple). The weaker third-point, not their mean, so that swing (a late offbeat
 near two thirds, nothing at one third) stays simple.
 """
 
@@ -14,10 +15,12 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["COMPOUND_MARGIN", "beat_subdivision", "sub_beat_strengths"]
+__all__ = ["COMPOUND_MARGIN", "MIN_INTERVALS", "beat_subdivision", "sub_beat_strengths"]
 
 #: third-points over half-point (medians) above which a beat counts as compound
 COMPOUND_MARGIN = 1.5
+#: fewest beat intervals whose medians decide (two bars of 4/4)
+MIN_INTERVALS = 8
 _REACH_S = 0.02
 
 
@@ -54,5 +57,7 @@ def beat_subdivision(onset: np.ndarray, beats: np.ndarray, fps: float) -> int:
     Args:
         onset: (T,) onset strength at ``fps``. beats: (N,) beat times (s). fps: frames per second.
     """
+    if len(beats) <= MIN_INTERVALS:
+        return 2
     half, third = sub_beat_strengths(onset, beats, fps)
     return 3 if third > COMPOUND_MARGIN * half and third > 0 else 2
