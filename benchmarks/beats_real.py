@@ -13,7 +13,9 @@ Tracks (each skipped with a note when its files are absent):
 
 Per track and system: mir_eval beat F-measure, CMLt and AMLt (70 ms), downbeat F-measure (null
 for systems without downbeats or tracks without trusted ones), tempo Acc1 / Acc2 against the
-median inter-beat interval of the reference, and wall seconds from the file to the beats
+median inter-beat interval of the reference, the reported time signature and whether it equals
+the annotation's (``meter_correct``; the annotations count beats per bar, so they read "N/4"),
+and wall seconds from the file to the beats
 (decoding included; model loading and a first untimed run excluded), on one core. Full songs drop their first 5 s
 (mir_eval's convention); excerpts are scored whole. Systems: songscope (classic engine),
 librosa (``beat.beat_track``), essentia (``RhythmExtractor2013``, multifeature; no downbeats)
@@ -77,14 +79,16 @@ for path in sys.argv[1:]:
     beats = beat_dbn(beat_rnn(path))
     bars = bar_dbn(bar_rnn(path))
     print(json.dumps({"path": path, "seconds": time.perf_counter() - start, "beats": beats.tolist(),
-                      "downbeats": bars[bars[:, 1] == 1, 0].tolist()}), flush=True)
+                      "downbeats": bars[bars[:, 1] == 1, 0].tolist(),
+                      "beats_per_bar": int(bars[:, 1].max()) if len(bars) else 0}), flush=True)
 """
 
 
 @dataclass
 class Track:
     """One scored recording: audio path, reference beats and downbeats (s; downbeats None when
-    not trusted), its set, and whether to drop the first 5 s when scoring."""
+    not trusted), its set, whether to drop the first 5 s when scoring, and its time signature
+    ("4/4": the annotation's most common count of beats per bar, over 4)."""
 
     name: str
     audio: Path
@@ -93,22 +97,34 @@ class Track:
     set: str
     trim: bool
     note: str | None = None
+    time_signature: str | None = None
 
 
 @dataclass
 class Estimate:
     """A system's output for one track: beats and downbeats (s; downbeats None when the system
-    has none), tempo (BPM, None when unknown) and wall seconds."""
+    has none), tempo (BPM, None when unknown), wall seconds and time signature (None when the
+    system reports none)."""
 
     beats: np.ndarray
     downbeats: np.ndarray | None
     bpm: float | None
     seconds: float
+    time_signature: str | None = None
 
 
 def reference(path: Path) -> Annotation:
     """The annotation of one ``.beats`` file."""
     return next(iter(read_annotations(path).values()))
+
+
+def annotated_meter(ann: Annotation) -> str | None:
+    """"N/4" with N the most common number of annotated beats from one downbeat to the next
+    (None without two downbeats)."""
+    if ann.downbeats is None or len(ann.downbeats) < 2:
+        return None
+    counts = np.diff(np.searchsorted(ann.beats, ann.downbeats - 1e-3))
+    return f"{int(np.bincount(counts).argmax())}/4"
 
 
 def find_tracks(data: Path | None) -> tuple[list[Track], list[str]]:
@@ -118,7 +134,8 @@ def find_tracks(data: Path | None) -> tuple[list[Track], list[str]]:
     for path in sorted(excerpts.glob("*.beats")):
         if path.with_suffix(".wav").exists():
             ann = reference(path)
-            tracks.append(Track(path.stem, path.with_suffix(".wav"), ann.beats, ann.downbeats, "excerpts", False))
+            tracks.append(Track(path.stem, path.with_suffix(".wav"), ann.beats, ann.downbeats, "excerpts", False,
+                                time_signature=annotated_meter(ann)))
     if not tracks:
         notes.append(f"excerpts: {excerpts} has no .beats/.wav pairs")
     if data is None:
@@ -136,7 +153,7 @@ def find_tracks(data: Path | None) -> tuple[list[Track], list[str]]:
             continue
         ann = reference(path)
         tracks.append(Track(name, audio, ann.beats, None if name in BEATS_ONLY else ann.downbeats, "fullsongs", True,
-                            BEATS_ONLY.get(name)))
+                            BEATS_ONLY.get(name), annotated_meter(ann)))
     for name, entry in manifest.items():
         if name in shared:
             continue
@@ -145,23 +162,26 @@ def find_tracks(data: Path | None) -> tuple[list[Track], list[str]]:
             continue
         ann = reference(data / f"{name}.beats")
         downbeats = ann.downbeats if entry["downbeats_usable"] else None
+        notes_here = [] if downbeats is not None else [f"downbeats {entry['bar_phase']['downbeats']}"]
+        if entry.get("offset_corrected_ms"):
+            notes_here.append(f"chart offset corrected by {entry['offset_corrected_ms']:+.1f} ms")
         tracks.append(Track(name, data / f"{name}.flac", ann.beats, downbeats, "fretsonfire", True,
-                            None if downbeats is not None else f"downbeats {entry['bar_phase']['downbeats']}"))
+                            "; ".join(notes_here) or None, annotated_meter(ann)))
     return tracks, notes
 
 
-Tracker = Callable[[Path], tuple[np.ndarray, np.ndarray | None, float | None]]
+Tracker = Callable[[Path], tuple[np.ndarray, np.ndarray | None, float | None, str | None]]
 
 
 def run_tracker(tracker: Tracker, tracks: list[Track]) -> dict[str, Estimate]:
-    """``tracker`` (audio path -> beats, downbeats, bpm) on every track, timed, after one untimed
-    run on the first (JIT compilation and caches are not what is measured)."""
+    """``tracker`` (audio path -> beats, downbeats, bpm, time signature) on every track, timed,
+    after one untimed run on the first (JIT compilation and caches are not what is measured)."""
     tracker(tracks[0].audio)
     out = {}
     for track in tracks:
         start = time.perf_counter()
-        beats, downbeats, bpm = tracker(track.audio)
-        out[track.name] = Estimate(np.asarray(beats, float), downbeats, bpm, time.perf_counter() - start)
+        beats, downbeats, bpm, meter = tracker(track.audio)
+        out[track.name] = Estimate(np.asarray(beats, float), downbeats, bpm, time.perf_counter() - start, meter)
     return out
 
 
@@ -171,7 +191,7 @@ def songscope_tracker() -> Tracker:
 
     def track(path: Path):
         result = engine.predict(decode(path, engine.views))
-        return result.beats, result.downbeats, result.bpm
+        return result.beats, result.downbeats, result.bpm, result.time_signature
 
     return track
 
@@ -183,7 +203,7 @@ def librosa_tracker() -> Tracker:
     def track(path: Path):
         mono, _ = load_mono(path, 22050)
         tempo, beats = librosa.beat.beat_track(y=mono, sr=22050, units="time")
-        return beats, None, float(np.atleast_1d(tempo)[0])
+        return beats, None, float(np.atleast_1d(tempo)[0]), None
 
     return track
 
@@ -198,7 +218,7 @@ def essentia_tracker() -> Tracker:
 
     def track(path: Path):
         bpm, beats, *_ = extractor(es.MonoLoader(filename=str(path), sampleRate=44100)())
-        return beats, None, float(bpm)
+        return beats, None, float(bpm), None
 
     return track
 
@@ -216,7 +236,8 @@ def run_madmom(tracks: list[Track], python: str) -> tuple[dict[str, Estimate], s
     for track, row in zip(tracks, lines[1:]):
         beats = np.asarray(row["beats"], float)
         bpm = 60.0 / float(np.median(np.diff(beats))) if len(beats) > 1 else None
-        out[track.name] = Estimate(beats, np.asarray(row["downbeats"], float), bpm, row["seconds"])
+        meter = f"{row['beats_per_bar']}/4" if row.get("beats_per_bar") else None
+        out[track.name] = Estimate(beats, np.asarray(row["downbeats"], float), bpm, row["seconds"], meter)
     return out, lines[0]["version"]
 
 
@@ -245,8 +266,11 @@ def score(track: Track, est: Estimate) -> dict[str, float | None]:
     else:
         row["downbeat_F"] = None
     row.update(tempo_metrics(60.0 / float(np.median(np.diff(track.beats))), est.bpm))
+    row["meter_correct"] = (None if track.time_signature is None or est.time_signature is None
+                            else float(est.time_signature == track.time_signature))
     row = {k: None if v is None else round(v, 4) for k, v in row.items()}
-    return {**row, "bpm": None if est.bpm is None else round(float(est.bpm), 2), "seconds": round(est.seconds, 3)}
+    return {**row, "bpm": None if est.bpm is None else round(float(est.bpm), 2), "seconds": round(est.seconds, 3),
+            "time_signature": est.time_signature}
 
 
 def downbeat_positions(track: Track, est: Estimate) -> dict[int, int] | None:
@@ -292,6 +316,7 @@ def main() -> None:
             skipped[peer] = f"failed: {exc}"
     audio_seconds = {t.name: info(t.audio).duration for t in tracks}
     rows = {t.name: {"set": t.set, "duration": round(audio_seconds[t.name], 1), "note": t.note,
+                     "time_signature": t.time_signature,
                      "reference_bpm": round(60.0 / float(np.median(np.diff(t.beats))), 2), "systems": {}}
             for t in tracks}
     for system, by_track in estimates.items():
@@ -303,7 +328,7 @@ def main() -> None:
     summary = {}
     for system, by_track in estimates.items():
         metric_rows = {t.name: {k: v for k, v in rows[t.name]["systems"][system].items()
-                                if k not in ("bpm", "seconds", "downbeat_positions")} for t in tracks}
+                                if k not in ("bpm", "seconds", "downbeat_positions", "time_signature")} for t in tracks}
         wall = sum(e.seconds for e in by_track.values())
         summary[system] = {"mean": mean(list(metric_rows.values())),
                            "mean_by_set": {s: mean([metric_rows[t.name] for t in tracks if t.set == s])

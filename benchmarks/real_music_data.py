@@ -1,6 +1,7 @@
 """Build a real annotated beat corpus from Debian's Frets on Fire song packs, outside the repository.
 
     python benchmarks/real_music_data.py OUT_DIR [--packages fretsonfire-songs-muldjord,fretsonfire-songs-sectoid]
+                                         [--correct-offsets]
 
 The packages are fetched with ``apt-get download`` and unpacked with ``dpkg -x`` into a temporary
 folder (nothing else is downloaded). For every song folder (``song.ini``, ``notes.mid`` and the
@@ -24,6 +25,11 @@ onsets come after the beats), over the whole song and per 30 s window; drift is 
 the window lags (Theil-Sen). A song is usable when its global lag is within 20 ms, every window's within
 35 ms (half the 70 ms evaluation window), the drift below 5 ms per minute and the envelope
 at the beats clearly above its mean (beat evidence >= 0.5 standard deviations).
+
+With ``--correct-offsets``, a song that fails on its global lag alone (at most 60 ms; every
+window's lag within 10 ms of the others, no drift, strong beat evidence: the chart is off by a
+constant offset, as the Sectoid charts are by 28-46 ms) has its beats shifted by the measured lag
+and checked again (``offset_corrected_ms`` in the manifest).
 
 Bar phase (the chart's bar lines are not always the music's): per chart bar position, the
 harmonic novelty at the beat (CQT chroma of the two beats before against the two after) and
@@ -73,6 +79,8 @@ MAX_WINDOW_LAG_MS = 35.0  # usable: every window's |lag| at most this
 MAX_DRIFT_MS_PER_MIN = 5.0
 MIN_EVIDENCE = 0.5        # usable: envelope mean at the beats, in standard deviations
 PHASE_MARGIN = 1.1        # bar-phase evidence: first position / second position
+MAX_OFFSET_MS = 60.0      # --correct-offsets: largest constant offset corrected
+MAX_OFFSET_SPREAD_MS = 10.0  # --correct-offsets: window lags within this of each other
 
 
 @dataclass
@@ -305,8 +313,20 @@ def track_slug(pack: str, song: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", f"{pack}_{song}".lower()).strip("_")
 
 
-def build_song(folder: Path, out_dir: Path) -> dict:
-    """Write ``<slug>.flac`` and ``<slug>.beats`` for one song folder; its manifest entry."""
+def offset_only(alignment: dict) -> bool:
+    """Whether a failed alignment (:func:`check_alignment`) fails on a constant offset alone:
+    the global lag too large (at most :data:`MAX_OFFSET_MS`), but every window within
+    :data:`MAX_OFFSET_SPREAD_MS` of the others, no drift and strong beat evidence."""
+    spread = alignment["window_spread_ms"]
+    return (not alignment["passed"] and MAX_LAG_MS < abs(alignment["lag_ms"]) <= MAX_OFFSET_MS
+            and spread is not None and spread <= MAX_OFFSET_SPREAD_MS
+            and abs(alignment["drift_ms_per_min"]) <= MAX_DRIFT_MS_PER_MIN and alignment["beat_evidence"] >= MIN_EVIDENCE)
+
+
+def build_song(folder: Path, out_dir: Path, correct_offsets: bool = False) -> dict:
+    """Write ``<slug>.flac`` and ``<slug>.beats`` for one song folder; its manifest entry.
+    With ``correct_offsets``, a chart that is off by a constant offset only (:func:`offset_only`)
+    is shifted by the measured lag and checked again."""
     name = track_slug(folder.parent.name, folder.name)
     mix, rate = mix_stems(folder)
     peak = float(np.abs(mix).max())
@@ -325,8 +345,13 @@ def build_song(folder: Path, out_dir: Path) -> dict:
     times, positions = times[keep], positions[keep]
     if len(times) < 16:
         raise InputError(f"{folder}: only {len(times)} chart beats inside the music")
+    envelope = onset_envelope(mono, rate)
+    alignment, shift = check_alignment(*envelope, times), 0.0
+    if correct_offsets and offset_only(alignment):
+        shift = alignment["lag_ms"] / 1000.0
+        times = times + shift
+        alignment = check_alignment(*envelope, times)
     write_text(out_dir / f"{name}.beats", "".join(f"{t:.4f}\t{p}\n" for t, p in zip(times, positions)))
-    alignment = check_alignment(*onset_envelope(mono, rate), times)
     phase = bar_phase(mono22, times, positions)
     entry = {"track": name, "package_folder": f"{folder.parent.name}/{folder.name}",
              "stems": [s for s in STEMS if (folder / s).exists()], "sample_rate": rate,
@@ -334,7 +359,8 @@ def build_song(folder: Path, out_dir: Path) -> dict:
              "tempo_bpm": sorted({round(60e6 / us, 3) for _, us in chart.tempos}),
              "meter": sorted({f"{n}/{d}" for _, n, d in chart.meters}),
              "beats": int(len(times)), "span": [round(float(times[0]), 3), round(float(times[-1]), 3)],
-             "music_onsets": [round(first, 3), round(last, 3)], "alignment": alignment, "bar_phase": phase,
+             "music_onsets": [round(first, 3), round(last, 3)], "offset_corrected_ms": round(shift * 1000, 1),
+             "alignment": alignment, "bar_phase": phase,
              "usable": alignment["passed"],
              "downbeats_usable": alignment["passed"] and phase["downbeats"] == "supported",
              "reasons": alignment["reasons"]}
@@ -363,6 +389,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out_dir", type=Path, help="where the audio, .beats and manifest.json go (not the repository)")
     parser.add_argument("--packages", default=",".join(PACKAGES), help="comma-separated Debian song packages")
+    parser.add_argument("--correct-offsets", action="store_true",
+                        help="shift charts that are off by a constant offset only (steady window lags, no drift) "
+                             "by the measured lag")
     args = parser.parse_args()
     repo = Path(__file__).resolve().parents[1]
     out_dir = args.out_dir.resolve()
@@ -377,11 +406,12 @@ def main() -> None:
         songs = []
         for folder in sorted(p.parent for p in (root / SONGS_DIR).glob("*/*/notes.mid")):
             try:
-                songs.append(build_song(folder, out_dir))
+                songs.append(build_song(folder, out_dir, args.correct_offsets))
             except InputError as exc:  # a damaged song is reported, not fatal
                 songs.append({"track": track_slug(folder.parent.name, folder.name), "usable": False,
                               "downbeats_usable": False, "reasons": [str(exc)]})
     manifest = {"benchmark": "real-music-data", "packages": args.packages.split(","),
+                "correct_offsets": args.correct_offsets,
                 "limits": {"lag_ms": MAX_LAG_MS, "window_lag_ms": MAX_WINDOW_LAG_MS,
                            "drift_ms_per_min": MAX_DRIFT_MS_PER_MIN, "beat_evidence": MIN_EVIDENCE,
                            "window_s": WINDOW_S},

@@ -72,6 +72,9 @@ def test_alignment_measures_lag_and_flags_offsets():
     assert good["passed"] and abs(good["lag_ms"] - 12) <= 0.5 and good["window_spread_ms"] <= 0.5
     late = rmd.check_alignment(env, fps, beats - 0.03)
     assert not late["passed"] and late["reasons"][0].startswith("onsets lag the beats by +42.5 ms")
+    assert rmd.offset_only(late) and not rmd.offset_only(good)  # a constant offset: correctable
+    drifting = beats - 0.03 - 0.0002 * (beats - beats[0])  # and 12 ms more per minute
+    assert not rmd.offset_only(rmd.check_alignment(env, fps, drifting))
 
 
 def test_reference_comparison_reports_bar_shift(tmp_path):

@@ -10,6 +10,7 @@ import sys
 import numpy as np
 import pytest
 
+from songscope.errors import ConfigError
 from songscope.synth import render_song
 from songscope.synth.works import DRUM_STYLES, METERS, Version, arrange, compose_work, make_versions
 
@@ -70,7 +71,7 @@ def test_ground_truth_is_exact_and_hits_sit_on_the_grid():
 
 @pytest.mark.parametrize("meter", list(METERS))
 def test_meters(meter):
-    work = _first_work(meter)
+    work = _first_work(meter) if meter != "2/4" else compose_work(0, meter=meter)  # 2/4 is never drawn
     song = arrange(work, Version("v"))
     assert song.time_signature == meter and song.beats_per_bar == METERS[meter][0]
     hats = sorted(h.time for h in song.drums if h.kind == "hat")
@@ -118,3 +119,11 @@ def test_dataset_layout_exact_sums_truth_and_evaluation(cli, tmp_path):
     assert cli("synth", out, "--works", "1", "--versions", "1", "--engine", "numpy", "--seed", "9", "-q").code == 2
     key = cli("evaluate", "key", out / "annotations", out / "annotations", "--json")
     assert key.code == 0 and '"exact": 1.0' in key.out
+
+
+def test_a_chosen_meter_replaces_the_drawn_one():
+    drawn, chosen = compose_work(4), compose_work(4, meter="6/8")
+    assert chosen.time_signature == "6/8" and chosen.form == drawn.form and 50 <= chosen.tempo <= 80
+    assert compose_work(4, meter=drawn.time_signature) == drawn
+    with pytest.raises(ConfigError, match="unknown meter"):
+        compose_work(4, meter="5/4")

@@ -53,7 +53,7 @@ def _add_analyze(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--skip-existing", action="store_true", help="reuse a track whose every requested output exists (else compute it again)")
     p.add_argument("--no-multiprocess", action="store_true", help="analyze files one after another")
     p.add_argument("-j", "--jobs", type=int, default=None, help="worker processes (default: CPU cores)")
-    p.add_argument("--meters", type=_meters, default=None, help="beats per bar to consider, e.g. 2,3,4 (default: 3,4)")
+    p.add_argument("--meters", type=_meters, default=None, help="beats per bar to consider, e.g. 3,4 (default: classic 2,3,4, allinone 3,4)")
     p.add_argument("--min-bpm", type=float, default=None, help="slowest tempo in BPM (default: the decoder's, 55)")
     p.add_argument("--max-bpm", type=float, default=None, help="fastest tempo in BPM (default: the decoder's, 215)")
     p.add_argument("--key-model", default="classic",

@@ -20,7 +20,7 @@ from .errors import InputError
 from .version import __version__
 
 __all__ = ["AnalysisResult", "BeatResult", "CoverEmbedding", "CoverMatch", "Identification", "KeyResult", "Segment",
-           "Stems", "StructureResult", "load_result",
+           "Stems", "StructureResult", "load_result", "time_signature",
            "save_result", "result_to_jams", "save_jams", "save_audacity_labels"]
 
 #: allin1's fields, in its order; everything after them is songscope's addition.
@@ -39,6 +39,14 @@ class Segment:
         return {"start": round(float(self.start), 4), "end": round(float(self.end), 4), "label": self.label}
 
 
+def time_signature(beats_per_bar: int, subdivision: int = 2) -> str:
+    """"4/4", "3/4", "2/4", ... for simple meters (``subdivision`` 2); "6/8", "9/8", "12/8" for
+    compound ones (``subdivision`` 3: dotted-quarter beats, three eighths each)."""
+    if subdivision == 3:
+        return f"{3 * beats_per_bar}/8"
+    return f"{beats_per_bar}/4"
+
+
 @dataclass
 class BeatResult:
     """Beats of one recording.
@@ -52,6 +60,8 @@ class BeatResult:
         fps: frame rate of ``activations`` (frames per second).
         confidence: how sure the engine is that the recording has a beat, in [0, 1] (None for
             engines that do not say); below the engine's threshold it reports no beats.
+        subdivision: pulses per beat: 2 in a simple meter (2/4, 3/4, 4/4), 3 in a compound one
+            (6/8, 9/8, 12/8, whose beats are dotted quarters).
     """
 
     beats: np.ndarray
@@ -61,6 +71,12 @@ class BeatResult:
     activations: np.ndarray
     fps: float = FPS
     confidence: float | None = None
+    subdivision: int = 2
+
+    @property
+    def time_signature(self) -> str | None:
+        """:func:`time_signature` of the meter; None without one."""
+        return time_signature(self.beats_per_bar, self.subdivision) if self.beats_per_bar else None
 
     @property
     def downbeats(self) -> np.ndarray:
@@ -223,7 +239,7 @@ class AnalysisResult:
         segments: sections tiling the track, labels from ``HARMONIX_LABELS``.
         key, key_signature, key_confidence: key estimate ("C major"), its relative
             pair ("C major/A minor") and a confidence in [0, 1].
-        time_signature: e.g. "4/4" (beats per bar over 4).
+        time_signature: "4/4", "3/4", "6/8", ... (:attr:`BeatResult.time_signature`).
         beat_confidence: the beat engine's confidence in [0, 1] that the recording has a beat
             (None when the engine gives none; absent from allin1's JSON).
         duration: track length (s).
@@ -285,7 +301,7 @@ class AnalysisResult:
             segments=[Segment(round(float(s.start), 4), round(float(s.end), 4), s.label) for s in structure.segments],
             key=key.key if key else None, key_signature=key.key_signature if key else None,
             key_confidence=round(float(key.confidence), 4) if key else None,
-            time_signature=f"{beats.beats_per_bar}/4" if beats.beats_per_bar else None,
+            time_signature=beats.time_signature,
             beat_confidence=None if beats.confidence is None else round(float(beats.confidence), 4),
             duration=round(float(duration), 4), engine=engine,
             activations=structure.activations if activations else None,

@@ -138,14 +138,18 @@ def lag_similarity(features: Features, flux: np.ndarray, frames: np.ndarray, lag
     return out / 3.0
 
 
-def choose_meter(features: Features, flux: np.ndarray, frames: np.ndarray, candidates: tuple[int, ...]) -> tuple[int, ...]:
+def choose_meter(features: Features, flux: np.ndarray, frames: np.ndarray, candidates: tuple[int, ...],
+                 subdivision: int = 2) -> tuple[int, ...]:
     """The meters worth decoding: triple or duple by the bar periodicity, or all ``candidates``.
 
     When the candidates hold 3 and a duple meter (2 or 4), bars of three beats repeat at lags 3
     and 6, bars of four at lags 4 and 8: the meter whose two lags are the more alike wins
-    (:func:`lag_similarity`). Duple is 4 when 4 is a candidate (a 2/4 or 6/8 bar read as two beats
-    then shows up as half a 4/4 bar; the beat periodicity alone cannot tell the two apart).
-    With other candidates, or too few beats, every candidate is returned for the DBN to decide.
+    (:func:`lag_similarity`). The beat periodicity alone cannot tell 2 from 4 beats per bar (a
+    2/4 bar read as 4/4 shows up as half a bar), so duple follows the beat's ``subdivision``
+    (:func:`~songscope.beats.meter.beat_subdivision`): 4 for a simple beat (4/4, the common
+    case), 2 for a compound one (6/8: two dotted-quarter beats, 12/8 being rarer), each when it
+    is a candidate, else the other duple candidate. With other candidates, or too few beats,
+    every candidate is returned for the DBN to decide.
     """
     duple = [m for m in candidates if m in (2, 4)]
     if 3 not in candidates or not duple or set(candidates) - {2, 3, 4}:
@@ -153,4 +157,7 @@ def choose_meter(features: Features, flux: np.ndarray, frames: np.ndarray, candi
     sim = lag_similarity(features, flux, frames, np.array([3, 4, 6, 8]))
     if not np.all(np.isfinite(sim)):
         return tuple(candidates)
-    return (3,) if sim[0] + sim[2] > sim[1] + sim[3] else (max(duple),)
+    if sim[0] + sim[2] > sim[1] + sim[3]:
+        return (3,)
+    preferred = 2 if subdivision == 3 else 4
+    return (preferred,) if preferred in duple else (duple[0],)

@@ -12,14 +12,17 @@ from ..result import BeatResult
 from .activations import audible_frames, beat_activation, onset_strength
 from .bars import choose_meter, downbeat_cue, downbeat_densities, downbeat_probability
 from .dbn import DBNConfig, decode_beats, decode_downbeats
+from .meter import beat_subdivision
 from .rhythm import BEAT_CONFIDENCE_THRESHOLD, rhythm_confidence
 from .tempo import bpm_from_beats, comb_tempo_prior
 
 __all__ = ["CLASSIC_DBN", "classic_dbn", "dbn_with_settings", "track_beats"]
 
-#: Decoder settings of the classic engine: madmom's downbeat model; the tempo preference is
-#: not fixed but measured per recording (:func:`~songscope.beats.tempo.comb_tempo_prior`).
-CLASSIC_DBN = DBNConfig(beats_per_bar=(3, 4), min_bpm=55.0, max_bpm=215.0, num_tempi=60, threshold=0.05)
+#: Decoder settings of the classic engine: madmom's downbeat model with 2, 3 or 4 beats per bar
+#: (which one is decided from the audio first, :func:`~songscope.beats.bars.choose_meter`); the
+#: tempo preference is not fixed but measured per recording
+#: (:func:`~songscope.beats.tempo.comb_tempo_prior`).
+CLASSIC_DBN = DBNConfig(beats_per_bar=(2, 3, 4), min_bpm=55.0, max_bpm=215.0, num_tempi=60, threshold=0.05)
 #: tempo range of the second pass: the first pass's dominant tempo times or divided by this
 _TEMPO_MARGIN = 1.2
 
@@ -69,7 +72,9 @@ def track_beats(features: Features, config: DBNConfig = CLASSIC_DBN) -> BeatResu
     Two passes: the beat activation decoded alone (one beat per bar, the whole tempo range,
     a tempo preference from the recording's own periodicity) gives beats; a downbeat cue
     measured between those beats (:mod:`~songscope.beats.bars`) turns the activation into
-    [beat, downbeat] densities, the bar periodicity of those beats picks triple or duple meter
+    [beat, downbeat] densities, the onsets between them say whether the beat divides in two or
+    three (:func:`~songscope.beats.meter.beat_subdivision`: simple or compound meter), the bar
+    periodicity of those beats picks triple or duple meter
     (:func:`~songscope.beats.bars.choose_meter`), and the bar-pointer DBN decodes beats and
     downbeats jointly within the first pass's dominant tempo range. A recording whose rhythm confidence
     (:func:`~songscope.beats.rhythm.rhythm_confidence`) is below
@@ -90,11 +95,13 @@ def track_beats(features: Features, config: DBNConfig = CLASSIC_DBN) -> BeatResu
         return BeatResult(np.empty(0), np.empty(0, dtype=int), 0, None, joint, features.fps, confidence)
     frames = np.round(first * features.fps).astype(np.int64)
     prob = downbeat_probability(downbeat_cue(features, flux[:, 0], frames), frames, len(beat))
+    subdivision = beat_subdivision(flux.sum(axis=1), first, features.fps)
     second = replace(_second_pass_range(first, config),
-                     beats_per_bar=choose_meter(features, flux, frames, config.beats_per_bar))
+                     beats_per_bar=choose_meter(features, flux, frames, config.beats_per_bar, subdivision))
     decoded, path = decode_downbeats(downbeat_densities(beat, prob), second, prior, no_beat=1.0 - beat)
     joint = np.stack([beat * (1.0 - prob), beat * prob], axis=1)
     beats = decoded[:, 0] if len(decoded) else np.empty(0)
     positions = decoded[:, 1].astype(int) if len(decoded) else np.empty(0, dtype=int)
     meter = path.num_beats if path is not None and len(beats) else 0
-    return BeatResult(beats, positions, meter, bpm_from_beats(beats), joint, features.fps, confidence)
+    return BeatResult(beats, positions, meter, bpm_from_beats(beats), joint, features.fps, confidence,
+                      subdivision if meter else 2)

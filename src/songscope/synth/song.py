@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..key.labels import key_name, key_signature
+from ..result import time_signature
 
 __all__ = ["Note", "Hit", "Song", "make_song", "DEFAULT_FORM"]
 
@@ -76,9 +77,7 @@ class Song:
     @property
     def time_signature(self) -> str:
         """"4/4", "3/4", "6/8", ... (compound meters count eighths)."""
-        if self.subdivision == 3:
-            return f"{3 * self.beats_per_bar}/8"
-        return f"{self.beats_per_bar}/4"
+        return time_signature(self.beats_per_bar, self.subdivision)
 
     @property
     def beat_period(self) -> float:

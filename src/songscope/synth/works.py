@@ -6,8 +6,8 @@ transposition, tempo (up to +-25 %), instruments, drum style, an edited form (se
 dropped or repeated), humanised timing and velocity. :func:`arrange` turns the pair into a
 :class:`~songscope.synth.song.Song` whose beats, downbeats, sections and key are exact.
 
-Meters: 4/4 and 3/4 (quarter-note beats, eighth subdivisions) and 6/8 (two dotted-quarter
-beats per bar, three eighths each).
+Meters: 4/4, 3/4 and 2/4 (quarter-note beats, eighth subdivisions) and 6/8 (two dotted-quarter
+beats per bar, three eighths each); :func:`compose_work` draws 4/4, 3/4 or 6/8 unless told.
 """
 
 from __future__ import annotations
@@ -17,13 +17,16 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..errors import ConfigError
 from .soundfont import Instrumentation
 from .song import _LOUDNESS, _MAJOR_SCALE, _MINOR_SCALE, Hit, Note, Song, _chord, _nearest
 
 __all__ = ["Work", "Version", "compose_work", "make_versions", "arrange", "DRUM_STYLES", "METERS"]
 
 #: (beats per bar, subdivisions per beat) of each time signature.
-METERS = {"4/4": (4, 2), "3/4": (3, 2), "6/8": (2, 3)}
+METERS = {"4/4": (4, 2), "3/4": (3, 2), "6/8": (2, 3), "2/4": (2, 2)}
+#: the meters :func:`compose_work` draws from, and how often
+_DRAWN_METERS = {"4/4": 0.7, "3/4": 0.15, "6/8": 0.15}
 DRUM_STYLES = ("rock", "four_on_floor", "halftime", "sparse")
 
 _FORMS = (
@@ -121,12 +124,16 @@ def _melody_bar(rng: np.random.Generator, beats: int, subdivision: int) -> tuple
     return tuple(notes)
 
 
-def compose_work(seed: int, work_id: str | None = None) -> Work:
+def compose_work(seed: int, work_id: str | None = None, meter: str | None = None) -> Work:
     """A seeded composition: 4/4 (70 %), 3/4 or 6/8, 80-140 BPM (50-80 dotted quarters in 6/8)
     narrowed so that the original lasts 60-120 s, one of several forms, a chord cycle and a
-    melody per section function."""
+    melody per section function. ``meter`` (a key of :data:`METERS`, ConfigError otherwise)
+    replaces the drawn meter; the form is drawn as without it, the rest follows the meter."""
     rng = np.random.default_rng([seed, 7])
-    meter = str(rng.choice(list(METERS), p=[0.7, 0.15, 0.15]))
+    drawn = str(rng.choice(list(_DRAWN_METERS), p=list(_DRAWN_METERS.values())))
+    if meter is not None and meter not in METERS:
+        raise ConfigError(f"unknown meter {meter!r} (choose from {', '.join(METERS)})")
+    meter = meter or drawn
     beats, subdivision = METERS[meter]
     form = _FORMS[int(rng.integers(len(_FORMS)))]
     total = beats * sum(bars for _, bars in form)
