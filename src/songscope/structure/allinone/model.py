@@ -148,8 +148,8 @@ class _DinatLayer(nn.Module):
         shortcut = x
         hidden = self.layernorm_before(x)
         sizes = x.shape[1:-1]
-        pads = [max(0, self.window_size - n) for n in sizes]
-        if any(pads):
+        pads = [torch.sym_max(0, self.window_size - n) for n in sizes]  # no branch: exports with a dynamic length
+        if any(not isinstance(p, int) or p for p in pads):
             hidden = nn.functional.pad(hidden, [0, 0] + [v for p in reversed(pads) for v in (0, p)])
         crop = (slice(None),) + tuple(slice(0, n) for n in sizes)
         branches = [shortcut + self.drop_path(attention(hidden)[crop])
@@ -217,6 +217,8 @@ class _Embeddings(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         frames = x.shape[2]
+        if not isinstance(frames, int):  # exported with a dynamic time axis: one pass
+            return self.dropout(self.norm(self._convolve(x)))
         parts = []
         for start in range(0, frames, _EMBED_CHUNK):  # in pieces with 2 frames of context: the same numbers
             lo, hi = max(0, start - _EMBED_CONTEXT), min(frames, start + _EMBED_CHUNK + _EMBED_CONTEXT)
