@@ -61,7 +61,7 @@ def test_streamed_spectrogram_of_stems_at_another_rate_resamples_as_the_stream_g
     np.testing.assert_allclose(_streamed(sources, 22050, 1500), _one_pass(sources, 22050), atol=1e-5)
 
 
-def _song(path, seconds: float = 4.0):
+def _song(path, seconds: float = 3.0):
     """A stereo mixture with a bass line, a kick every half second and a noisy hat (seeded)."""
     t = np.arange(int(seconds * SR)) / SR
     rng = np.random.default_rng(0)
@@ -94,7 +94,7 @@ def test_analyze_demix_feeds_the_network_streamed_spectrograms(tmp_path):
 
 
 def test_training_caches_the_stems_analyze_demix_gives(tmp_path):
-    song = _song(tmp_path / "song.wav", 3.0)
+    song = _song(tmp_path / "song.wav")
     track = StructureTrack("song", song, None, np.arange(0.0, 3.0, 0.5), np.arange(0.0, 3.0, 2.0), None, None)
     cache = SpectrogramCache(tmp_path / "cache", CFG, "classic")
     cached = np.asarray(cache.spectrogram(track), dtype=np.float32)

@@ -161,7 +161,8 @@ class CollectedStems:
             self.parts.setdefault(stem, []).append(data)
 
     def finish(self) -> Stems:
-        return Stems({k: np.concatenate(v, axis=-1) for k, v in self.parts.items()}, self.sample_rate, self.model)
+        parts, self.parts = self.parts, {}
+        return Stems({k: np.concatenate(v, axis=-1) for k, v in parts.items()}, self.sample_rate, self.model)
 
 
 def _remove_if_empty(folder: Path) -> None:
