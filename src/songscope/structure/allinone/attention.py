@@ -42,7 +42,12 @@ def _window_tables(length: "int | torch.SymInt", kernel_size: int, dilation: int
     return keys, bias, valid
 
 
-_tables = lru_cache(maxsize=64)(_window_tables)
+@lru_cache(maxsize=64)
+def _tables(length: int, kernel_size: int, dilation: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Cached tables, made as normal tensors even under ``torch.inference_mode`` (a table first
+    built while analysing must still serve training, where autograd saves it)."""
+    with torch.inference_mode(False):
+        return _window_tables(length, kernel_size, dilation)
 
 
 def clear_window_cache() -> None:
