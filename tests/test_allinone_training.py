@@ -22,7 +22,7 @@ from songscope.models import load_engine
 from songscope.result import save_result
 from songscope.structure.allinone.config import AllInOneConfig
 from songscope.structure.allinone.dataset import assign_folds, find_structure_tracks
-from songscope.structure.allinone.export import chunk_spans, chunked_logits
+from songscope.structure.allinone.export import chunk_spans, chunked_logits, min_frames
 from songscope.structure.allinone.model import AllInOneLogits
 from songscope.structure.allinone.targets import event_frames, function_frames, merge_label, widen
 from songscope.structure.allinone.training import save_ensemble, structure_losses
@@ -269,7 +269,8 @@ def test_onnx_export_has_a_dynamic_time_axis_and_matches_torch(tmp_path):
     path = save_checkpoint(Checkpoint("allinone", model.cfg.to_dict(), model.state_dict()), tmp_path / "tiny.pt")
     assert main(["export", str(path), "-o", str(tmp_path / "tiny.onnx"), "--frames", "64"]) == 0
     session = ort.InferenceSession(str(tmp_path / "tiny.onnx"), providers=["CPUExecutionProvider"])
-    for frames in (7, 300):  # shorter than the attention window (padded inside) and longer than the traced example
+    assert min_frames(model.cfg) == 10  # kernel 5 x dilation 1, doubled
+    for frames in (10, 300):  # as short as the graph takes, and longer than the traced example
         spec = np.random.default_rng(frames).standard_normal((1, 4, frames, 81)).astype(np.float32)
         outputs = session.run(None, {"spectrogram": spec})
         with torch.no_grad():

@@ -144,12 +144,13 @@ class _DinatLayer(nn.Module):
         self.attention2 = _AttentionModule(cfg, dim, heads, kernel_size, dilation * 2, axes) if double_attention else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, T, dim) or (B, K, T, dim) -> the same shape."""
+        """(B, T, dim) or (B, K, T, dim) -> the same shape (axes shorter than the window padded, then cropped)."""
         shortcut = x
         hidden = self.layernorm_before(x)
         sizes = x.shape[1:-1]
-        pads = [torch.sym_max(0, self.window_size - n) for n in sizes]  # no branch: exports with a dynamic length
-        if any(not isinstance(p, int) or p for p in pads):
+        # a symbolic length (an ONNX graph with a dynamic time axis) is at least the window: no padding
+        pads = [max(0, self.window_size - n) if isinstance(n, int) else 0 for n in sizes]
+        if any(pads):
             hidden = nn.functional.pad(hidden, [0, 0] + [v for p in reversed(pads) for v in (0, p)])
         crop = (slice(None),) + tuple(slice(0, n) for n in sizes)
         branches = [shortcut + self.drop_path(attention(hidden)[crop])
