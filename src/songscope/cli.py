@@ -262,13 +262,11 @@ def _run_train(args: argparse.Namespace) -> int:
 def _add_export(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("export", help="export a structure model to ONNX",
                        description="Write an All-In-One model (a path or a name, e.g. harmonix-fold0) as an ONNX graph "
-                                   "with a dynamic time axis: a (1, 4, T, 81) spectrogram in (any T from the model's "
-                                   "longest attention window up, 10240 frames for allin1's); "
-                                   "beat, downbeat, section, function logits and embeddings out.")
+                                   "of fixed length: a (1, 4, FRAMES, 81) spectrogram in; beat, downbeat, section, "
+                                   "function logits and embeddings out. Longer inputs go through it in chunks.")
     p.add_argument("model", help="All-In-One checkpoint or name (one model, not an ensemble)")
     p.add_argument("-o", "--output", type=Path, required=True, help="the .onnx file to write")
-    p.add_argument("--frames", type=int, default=6000,
-                   help="length (frames at 100 fps) of the example traced; the graph takes any length (default 6000)")
+    p.add_argument("--frames", type=int, default=6000, help="input length in frames at 100 fps (default 6000)")
     p.set_defaults(run=_run_export)
 
 

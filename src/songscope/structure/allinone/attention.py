@@ -27,21 +27,6 @@ from ...errors import ConfigError
 __all__ = ["clear_window_cache", "na_av", "na_qk", "neighborhoods"]
 
 
-def _window_tables(length: "int | torch.SymInt", kernel_size: int, dilation: int,
-                   device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The tables of :func:`neighborhoods`, computed with tensor operations only, so that a
-    graph exported with a symbolic length computes them from the input's length."""
-    position = torch.arange(length, device=device)
-    group, index = position % dilation, position // dilation
-    group_length = (length - group + dilation - 1) // dilation
-    start = torch.minimum((index - kernel_size // 2).clamp(min=0), (group_length - kernel_size).clamp(min=0))
-    member = start[:, None] + torch.arange(kernel_size, device=device)[None, :]
-    valid = member < group_length[:, None]
-    keys = torch.where(valid, group[:, None] + member * dilation, position[:, None])
-    bias = torch.where(valid, member - index[:, None] + kernel_size - 1, 0)
-    return keys, bias, valid
-
-
 @lru_cache(maxsize=64)
 def _tables(length: int, kernel_size: int, dilation: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Cached tables, made as normal tensors even under ``torch.inference_mode`` (a table first
@@ -50,27 +35,36 @@ def _tables(length: int, kernel_size: int, dilation: int) -> tuple[torch.Tensor,
         return _window_tables(length, kernel_size, dilation)
 
 
+def _window_tables(length: int, kernel_size: int, dilation: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    position = torch.arange(length)
+    group, index = position % dilation, position // dilation
+    group_length = (length - group + dilation - 1) // dilation
+    start = torch.minimum((index - kernel_size // 2).clamp(min=0), (group_length - kernel_size).clamp(min=0))
+    member = start[:, None] + torch.arange(kernel_size)[None, :]
+    valid = member < group_length[:, None]
+    keys = torch.where(valid, group[:, None] + member * dilation, position[:, None])
+    bias = torch.where(valid, member - index[:, None] + kernel_size - 1, 0)
+    return keys, bias, valid
+
+
 def clear_window_cache() -> None:
     """Forget the cached window tables (a graph exporter that traces with placeholder tensors
     must not leave them behind)."""
     _tables.cache_clear()
 
 
-def neighborhoods(length: "int | torch.SymInt", kernel_size: int, dilation: int,
+def neighborhoods(length: int, kernel_size: int, dilation: int,
                   device: torch.device | str = "cpu") -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The window of every position along one axis.
 
     Args:
-        length: positions on the axis (an int, cached; or a symbolic size while a graph is
-            exported with a dynamic axis). kernel_size: keys per query (odd). dilation: step between keys.
+        length: positions on the axis. kernel_size: keys per query (odd). dilation: step between keys.
 
     Returns:
         ``(keys, bias, valid)``, each (length, kernel_size): the key positions (int64), their
         relative-position-bias indices in ``[0, 2 * kernel_size - 1)`` and whether the slot is used
         (False only in groups shorter than the kernel; such slots point at the query itself).
     """
-    if not isinstance(length, int):  # a symbolic length (an exported graph with a dynamic time axis)
-        return _window_tables(length, int(kernel_size), int(dilation), device)
     keys, bias, valid = _tables(int(length), int(kernel_size), int(dilation))
     return keys.to(device), bias.to(device), valid.to(device)
 

@@ -1,13 +1,11 @@
 """All-In-One models to ONNX, and chunked inference for recordings of any length.
 
-The exported graph has a dynamic time axis: a (1, 4, T, 81) spectrogram of any ``T`` from
-:func:`min_frames` (the longest attention window) up in, the four logits and the embeddings
-out. The neighbourhood-attention windows are computed inside the graph from ``T`` (tensor
-operations on the symbolic length), so one graph serves every length; shorter inputs, which the
-torch model pads inside each layer, need the torch model. Long recordings still go through it (or through the torch model) chunk by
-chunk to bound memory (:func:`chunked_logits`): chunks of ``frames`` frames overlapping by
-``overlap`` frames, each chunk's outer ``overlap / 2`` frames dropped where a neighbour covers
-them, so the result is continuous.
+The neighbourhood-attention windows depend on the number of frames, so an exported graph has
+a fixed length: ``frames`` frames of the (1, 4, frames, 81) spectrogram in, the four logits and
+the embeddings out. Longer recordings go through it (or through the torch model) chunk by
+chunk (:func:`chunked_logits`): chunks of ``frames`` frames overlapping by ``overlap`` frames,
+each chunk's outer ``overlap / 2`` frames dropped where a neighbour covers them, so memory stays
+bounded by the chunk and the result is continuous.
 """
 
 from __future__ import annotations
@@ -21,10 +19,9 @@ import torch
 from ...atomic import atomic_path
 from ...errors import ConfigError
 from .attention import clear_window_cache
-from .config import AllInOneConfig
 from .model import AllInOne
 
-__all__ = ["OUTPUTS", "chunk_spans", "chunked_logits", "export_onnx", "min_frames"]
+__all__ = ["OUTPUTS", "chunk_spans", "chunked_logits", "export_onnx"]
 
 #: Names of the exported graph's outputs, in order.
 OUTPUTS = ("beat", "downbeat", "section", "function", "embeddings")
@@ -43,39 +40,29 @@ class _Outputs(torch.nn.Module):
 
 
 def export_onnx(model: AllInOne, path: str | Path, frames: int = 6000, opset: int = 18) -> Path:
-    """Write ``model`` (eval mode) as an ONNX graph with input ``spectrogram`` (1, stems, T, bins),
-    T dynamic (any ``T >= min_frames(model.cfg)``; the exporter traces an example of ``frames``
-    frames, at least that).
+    """Write ``model`` (eval mode) as an ONNX graph of fixed input (1, stems, ``frames``, bins).
 
-    Outputs: :data:`OUTPUTS`: (1, T) beat, downbeat and section logits, (1, 10, T) function
-    logits, (1, stems, T, dim_embed) embeddings.
+    Outputs: :data:`OUTPUTS`: (1, frames) beat, downbeat and section logits, (1, 10, frames)
+    function logits, (1, stems, frames, dim_embed) embeddings.
 
     Raises:
-        ConfigError: onnx is not installed.
+        ConfigError: onnx is not installed, or ``frames`` < 1.
     """
     try:
         import onnx  # noqa: F401  (torch's exporter needs it)
     except ImportError:
         raise ConfigError("ONNX export needs onnx: pip install 'songscope[onnx]'") from None
+    if frames < 1:
+        raise ConfigError("frames must be at least 1")
     cfg = model.cfg
-    shortest = min_frames(cfg)
-    frames = max(int(frames), shortest)
     example = torch.zeros(1, cfg.num_instruments, int(frames), cfg.dim_input)
     wrapper = _Outputs(model.eval())
     clear_window_cache()  # the exporter traces with fake tensors: keep none of them in the window cache
     with atomic_path(path) as tmp, torch.no_grad():
         torch.onnx.export(wrapper, (example,), str(tmp), input_names=["spectrogram"], output_names=list(OUTPUTS),
-                          opset_version=opset, dynamo=True, verbose=False,
-                          dynamic_shapes={"spectrogram": {2: torch.export.Dim("frames", min=shortest)}})
+                          opset_version=opset, dynamo=True, verbose=False)
     clear_window_cache()
     return Path(path)
-
-
-def min_frames(cfg: AllInOneConfig) -> int:
-    """The shortest input of an exported graph: the longest time-attention window (kernel x
-    dilation, doubled with double attention); the torch model pads shorter inputs inside, the
-    graph does not."""
-    return max(cfg.kernel_size * d * (2 if cfg.double_attention else 1) for d in cfg.dilations)
 
 
 def chunk_spans(total: int, frames: int, overlap: int) -> list[tuple[int, int, int, int]]:

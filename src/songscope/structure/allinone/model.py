@@ -144,12 +144,11 @@ class _DinatLayer(nn.Module):
         self.attention2 = _AttentionModule(cfg, dim, heads, kernel_size, dilation * 2, axes) if double_attention else None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, T, dim) or (B, K, T, dim) -> the same shape (axes shorter than the window padded, then cropped)."""
+        """(B, T, dim) or (B, K, T, dim) -> the same shape."""
         shortcut = x
         hidden = self.layernorm_before(x)
         sizes = x.shape[1:-1]
-        # a symbolic length (an ONNX graph with a dynamic time axis) is at least the window: no padding
-        pads = [max(0, self.window_size - n) if isinstance(n, int) else 0 for n in sizes]
+        pads = [max(0, self.window_size - n) for n in sizes]
         if any(pads):
             hidden = nn.functional.pad(hidden, [0, 0] + [v for p in reversed(pads) for v in (0, p)])
         crop = (slice(None),) + tuple(slice(0, n) for n in sizes)
@@ -218,8 +217,6 @@ class _Embeddings(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         frames = x.shape[2]
-        if not isinstance(frames, int):  # exported with a dynamic time axis: one pass
-            return self.dropout(self.norm(self._convolve(x)))
         parts = []
         for start in range(0, frames, _EMBED_CHUNK):  # in pieces with 2 frames of context: the same numbers
             lo, hi = max(0, start - _EMBED_CONTEXT), min(frames, start + _EMBED_CHUNK + _EMBED_CONTEXT)
