@@ -1,6 +1,7 @@
 """Speed and memory of the All-In-One network on CPU, and its ONNX export.
 
-    python benchmarks/allinone_speed.py [--onnx-depth 3]
+    python benchmarks/allinone_speed.py [--parts three,sixty,demix_before,demix_after,onnx] [--onnx-depth 3]
+        [--demix-minutes 60] [--demix-depth 11] [--demix-separator classic|split]
 
 On one core (one torch thread), with allin1's architecture (depth 11, double attention; random
 weights: speed does not depend on them):
@@ -14,6 +15,15 @@ weights: speed does not depend on them):
   process before the network ran (Python, torch and the (4, T, 81) spectrogram itself);
 - ``chunking_error``: the largest difference of the activations between one pass and chunks of
   12 000 frames overlapping by 4 000 on the 3-minute song;
+- ``demix_before`` / ``demix_after``: ``analyze --demix`` (the pipeline's
+  :func:`~songscope.pipeline.analyze_audio`) of a ``--demix-minutes`` long stereo mixture (default
+  60) through a network of depth ``--demix-depth``, each in its own process: peak RSS and the RSS
+  before the analysis (Python, torch, the decoded mixture). ``before`` collects the whole stems
+  first (what analyze did: a structure engine without ``stem_sink``), ``after`` streams each
+  separated chunk into spectrogram frames. ``--demix-separator classic`` runs songscope's classic
+  separator (about 30 CPU s per audio minute); ``split`` stands in for it with a separator that
+  returns a quarter of the mixture as each stem (no separation cost, same streaming and same
+  memory path: a 60-minute run in minutes);
 - ``onnx``: ``songscope export`` of a model of depth ``--onnx-depth`` (export time grows with
   the depth; the graph is the same for every depth) and the largest difference between
   onnxruntime and torch on a random spectrogram of the exported length (skipped without onnxruntime).
@@ -119,6 +129,55 @@ def sixty_minutes() -> dict:
                               "embeddings_shape": list(outputs[4].shape)}}
 
 
+class _WithoutSink:
+    """The engine as analyze saw it before streaming: no ``stem_sink``, so the stems are collected."""
+
+    def __init__(self, engine):
+        self.engine = engine
+        self.name, self.family, self.task = engine.name, engine.family, engine.task
+        self.views, self.uses_stems = engine.views, engine.uses_stems
+
+    def predict(self, audio):
+        return self.engine.predict(audio)
+
+
+def _separator(name: str):
+    from songscope.separation.api import load_separator
+    from songscope.separation.engine import Separator
+
+    if name == "classic":
+        return load_separator("classic")
+    return Separator("split", "benchmark", STEMS, SR, None, 24 * SR,
+                     lambda chunk: np.stack([0.25 * chunk] * len(STEMS)))
+
+
+def demix(streamed: bool, minutes: float, depth: int, separator_name: str) -> dict:
+    import torch
+
+    from songscope.audio.signal import Audio
+    from songscope.pipeline import Engines, analyze_audio
+
+    song = make_song(seed=42, tempo=112.0, beats_per_bar=4, tonic=7, form=LONG_FORM)
+    mono = render_song(song, SR, seed=42)["mixture"]
+    mixture = np.resize(np.stack([mono, 0.9 * mono]), (2, int(minutes * 60 * SR)))
+    separator = _separator(separator_name)
+    audio = Audio.from_array(mixture, SR)
+    del mono, mixture
+    engine = _engine(_model(depth))
+    for view in (*engine.views, *separator.views):
+        audio.get(view.sample_rate, view.channels)  # what decoding prepares before the analysis
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    started, cpu = time.perf_counter(), time.process_time()
+    with torch.inference_mode():
+        _, structure = analyze_audio(audio, Engines(engine if streamed else _WithoutSink(engine), None, separator))
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    return {f"demix_{'after' if streamed else 'before'}": {
+        "minutes": minutes, "separator": separator_name, "depth": depth, "streamed": streamed,
+        "seconds": round(seconds, 1), "cpu_seconds": round(cpu, 1), "rss_before_analysis_mb": round(before, 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        "frames": int(structure.activations["beat"].shape[0])}}
+
+
 def onnx(depth: int) -> dict:
     try:
         import onnxruntime as ort
@@ -155,22 +214,33 @@ def onnx(depth: int) -> dict:
                                       for n, o in zip(names, outputs)}}}
 
 
+PARTS = ("three", "sixty", "demix_before", "demix_after", "onnx")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--part", choices=("three", "sixty", "onnx"), default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--part", choices=PARTS, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--parts", default=",".join(PARTS), help=f"parts to run (default all: {','.join(PARTS)})")
     parser.add_argument("--onnx-depth", type=int, default=3)
+    parser.add_argument("--demix-minutes", type=float, default=60.0)
+    parser.add_argument("--demix-depth", type=int, default=11)
+    parser.add_argument("--demix-separator", choices=("classic", "split"), default="classic")
     args = parser.parse_args()
     pin_one_core()
     import torch
 
     torch.set_num_threads(1)
     if args.part is not None:
-        part = {"three": three_minutes, "sixty": sixty_minutes, "onnx": lambda: onnx(args.onnx_depth)}[args.part]
+        demixed = (args.demix_minutes, args.demix_depth, args.demix_separator)
+        part = {"three": three_minutes, "sixty": sixty_minutes, "onnx": lambda: onnx(args.onnx_depth),
+                "demix_before": lambda: demix(False, *demixed), "demix_after": lambda: demix(True, *demixed)}[args.part]
         print(json.dumps(part()))
         return
     report = {"threads": 1, "model": "allin1 architecture (depth 11, double attention), random weights"}
-    for part in ("three", "sixty", "onnx"):
-        run = subprocess.run([sys.executable, __file__, "--part", part, "--onnx-depth", str(args.onnx_depth)],
+    for part in args.parts.split(","):
+        run = subprocess.run([sys.executable, __file__, "--part", part, "--onnx-depth", str(args.onnx_depth),
+                              "--demix-minutes", str(args.demix_minutes), "--demix-depth", str(args.demix_depth),
+                              "--demix-separator", args.demix_separator],
                              capture_output=True, text=True, check=True)
         report.update(json.loads(run.stdout.strip().splitlines()[-1]))
     print(json.dumps(report, indent=2))

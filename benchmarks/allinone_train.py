@@ -8,11 +8,16 @@
 ``--model`` the script first trains on its ``train`` split (``songscope train structure``'s code,
 timed: wall and CPU seconds), then scores the model and the classic engine on:
 
-- ``synthetic``: the corpus's held-out ``test`` split (works never trained on), the network
-  reading the corpus's own stems: beat F, downbeat F, HR.5F, HR3F, label accuracy;
+- ``synthetic``: the corpus's held-out ``test`` split (works never trained on): beat F,
+  downbeat F, HR.5F, HR3F, label accuracy; the network reads the stems it was trained on: the
+  corpus's own for a model trained with ``demix = "reference"``, else the separator's, streamed
+  into spectrograms exactly as ``analyze --demix`` runs it;
 - ``real``: the annotated excerpts of ``../shared/data/beats`` (skipped when absent), the
   network reading stems of songscope's classic separator (as ``analyze -m`` runs it): beat F and
   downbeat F (those files have no sections).
+
+``--cache DIR`` keeps each evaluated track's streamed spectrograms (``<track>.<key>.npy``) so a
+second scoring run does not separate again.
 
 Prints one JSON object (per set and system: per-track rows and means; the run's settings).
 """
@@ -21,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import resource
 import sys
@@ -33,6 +39,7 @@ import soundfile as sf
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import SHARED, mean  # noqa: E402
 
+from songscope.atomic import atomic_path  # noqa: E402
 from songscope.audio.signal import decode  # noqa: E402
 from songscope.conventions import STEMS  # noqa: E402
 from songscope.evaluate.annotations import read_annotations  # noqa: E402
@@ -61,36 +68,64 @@ def _scores(result, reference, sections: bool) -> dict:
     return {k: (round(float(v), 4) if v is not None else None) for k, v in out.items()}
 
 
-def _synthetic(corpus: Path, neural, classic) -> dict:
+def _demixed(path: Path, audio, neural, separator: str, cache: Path | None, name: str) -> Stems:
+    """The stems ``analyze --demix SEPARATOR`` hands the network: spectrograms streamed out of the
+    separator (cached in ``cache`` when given)."""
+    from songscope.separation.api import load_separator, separate_into
+    from songscope.structure.allinone.stream import feature_key
+
+    engine = load_separator(separator)
+    key = feature_key(neural.cfg)
+    target = cache / f"{name}.{separator}.{hashlib.sha1(f'{path.resolve()}|{key}'.encode()).hexdigest()[:12]}.npy" \
+        if cache is not None else None
+    if target is not None and target.exists():
+        return Stems({}, engine.sample_rate, separator, {key: np.load(target)})
+    mixture = audio.get(engine.sample_rate, engine.channels)
+    stems = separate_into(mixture, engine, neural.stem_sink(engine.sample_rate, engine.name), name=name)
+    if target is not None:
+        cache.mkdir(parents=True, exist_ok=True)
+        with atomic_path(target) as tmp:
+            np.save(tmp, stems.features[key])
+    return stems
+
+
+def _views(neural, classic, separator: str) -> list:
+    from songscope.separation.api import load_separator
+
+    return [*neural.views, *classic.views, *load_separator(separator).views]
+
+
+def _synthetic(corpus: Path, neural, classic, demix: str, cache: Path | None) -> dict:
     with open(corpus / "manifest.csv", newline="") as handle:
         rows = [r for r in csv.DictReader(handle) if r["split"] == "test"]
+    separator = "classic" if demix == "reference" else demix
     out = {"allinone": {}, "classic": {}}
     for row in rows:
         mixture = corpus / row["mixture"]
         reference = next(iter(read_annotations(corpus / row["annotation"]).values()))
-        audio = decode(mixture, [*neural.views, *classic.views])
-        parts = {s: sf.read(mixture.parent / f"{s}.wav", dtype="float32", always_2d=True) for s in STEMS}
-        stems = Stems({s: data.T for s, (data, _) in parts.items()}, parts["bass"][1], "reference")
+        audio = decode(mixture, _views(neural, classic, separator))
+        if demix == "reference":
+            parts = {s: sf.read(mixture.parent / f"{s}.wav", dtype="float32", always_2d=True) for s in STEMS}
+            stems = Stems({s: data.T for s, (data, _) in parts.items()}, parts["bass"][1], "reference")
+        else:
+            stems = _demixed(mixture, audio, neural, separator, cache, row["track"])
         out["allinone"][row["track"]] = _scores(neural.predict(audio.with_stems(stems)), reference, True)
         out["classic"][row["track"]] = _scores(classic.predict(audio), reference, True)
     return out
 
 
-def _real(neural, classic) -> dict | None:
+def _real(neural, classic, cache: Path | None) -> dict | None:
     folder = SHARED / "data" / "beats"
     if not folder.is_dir():
         return None
-    from songscope.separation.api import separate_audio
-
     out = {"allinone": {}, "classic": {}}
     for beats in sorted(folder.glob("*.beats")):
         wav = beats.with_suffix(".wav")
         if not wav.exists():
             continue
         reference = read_annotations(beats)[beats.stem]
-        audio = decode(wav, [*neural.views, *classic.views])
-        separated = separate_audio(audio.get(44100, 2), 44100)
-        stems = Stems({s: separated[s] for s in STEMS}, 44100, "classic")
+        audio = decode(wav, _views(neural, classic, "classic"))
+        stems = _demixed(wav, audio, neural, "classic", cache, beats.stem)
         out["allinone"][beats.stem] = _scores(neural.predict(audio.with_stems(stems)), reference, False)
         out["classic"][beats.stem] = _scores(classic.predict(audio), reference, False)
     return out
@@ -103,6 +138,7 @@ def main() -> None:
                         / "structure_cpu.toml")
     parser.add_argument("--out-dir", type=Path, default=Path("runs/allinone_cpu"))
     parser.add_argument("--model", type=Path, default=None, help="score this model instead of training one")
+    parser.add_argument("--cache", type=Path, default=None, help="keep the evaluated tracks' streamed spectrograms here")
     args = parser.parse_args()
     import torch
 
@@ -123,7 +159,9 @@ def main() -> None:
     neural = load_engine("structure", str(args.model), "cpu")
     classic = load_engine("structure", "classic")
     started = time.perf_counter()
-    sets = {"synthetic": _synthetic(args.corpus, neural, classic), "real": _real(neural, classic)}
+    demix = settings.get("demix", "reference")
+    sets = {"synthetic": _synthetic(args.corpus, neural, classic, demix, args.cache),
+            "real": _real(neural, classic, args.cache)}
     for name, found in sets.items():
         if found is None:
             report[name] = {"skipped": f"{SHARED / 'data' / 'beats'} absent"}

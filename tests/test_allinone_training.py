@@ -203,6 +203,18 @@ def test_one_epoch_on_two_tiny_songs_gives_a_model_analyze_reads(tmp_path, capsy
     assert "fold must be 0 .. 1" in capsys.readouterr().err
 
 
+def test_windows_first_built_while_analysing_still_serve_training():
+    from songscope.structure.allinone.model import AllInOne
+
+    torch.manual_seed(0)
+    model = AllInOne(AllInOneConfig.from_dict(TINY))
+    spec = torch.randn(1, 4, 37, 81)  # a length no other test uses: its window tables are built here
+    with torch.inference_mode():
+        model.eval()(spec)
+    model.train()(spec).beat.sum().backward()  # autograd saves the cached tables: they are normal tensors
+    assert model.beat_classifier.classifier.weight.grad is not None
+
+
 def test_an_ensemble_checkpoint_averages_its_members(tmp_path):
     from songscope.structure.allinone.model import AllInOne
 

@@ -99,15 +99,21 @@ def load_engines(options: AnalyzeOptions) -> Engines:
 
 def _demix(audio: Audio, engines: Engines, plan: OutputPlan, name: str) -> Stems | None:
     """Separate first when the structure engine reads stems or the stems are kept (``-k``);
-    stream the in-memory mixture through the separator, writing the kept stems as it goes."""
-    from .separation.api import write_stems
+    stream the in-memory mixture through the separator, writing the kept stems as it goes and
+    handing each chunk to the structure engine's ``stem_sink`` (features computed chunk by
+    chunk, bounded memory) or, without one, collecting the whole stems."""
+    from .separation.api import CollectedStems, separate_into
 
     folder = plan.demix_dir / name if plan.demix_dir is not None else None
     if engines.demix is None or (folder is None and not engines.structure.uses_stems):
         return None
     mixture = audio.get(engines.demix.sample_rate, engines.demix.channels)
-    blocks = (mixture[:, i:i + (1 << 18)] for i in range(0, mixture.shape[-1], 1 << 18))
-    return write_stems(blocks, folder, engines.demix, name=name, collect=engines.structure.uses_stems)[1]
+    if not engines.structure.uses_stems:
+        return separate_into(mixture, engines.demix, None, folder, name)  # stems written only
+    make_sink = getattr(engines.structure, "stem_sink", None)
+    sink = (make_sink(engines.demix.sample_rate, engines.demix.name) if make_sink is not None
+            else CollectedStems(engines.demix.sample_rate, engines.demix.name))
+    return separate_into(mixture, engines.demix, sink, folder, name)
 
 
 def analyze_audio(audio: Audio, engines: Engines, plan: OutputPlan = OutputPlan(), name: str = "audio",

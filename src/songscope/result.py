@@ -166,14 +166,19 @@ class Stems:
     """Separated stems of one recording.
 
     Attributes:
-        sources: stem name -> (channels, N) float32 samples, in the engine's stem order.
+        sources: stem name -> (channels, N) float32 samples, in the engine's stem order (empty
+            when the stems were turned into ``features`` as they were separated).
         sample_rate: Hz.
         model: the separation engine that produced them.
+        features: frame features an engine computed from the stems while they streamed out of
+            the separator (``analyze --demix`` for engines with a ``stem_sink``), by the
+            engine's key, for instance the All-In-One (4, T, 81) log spectrograms.
     """
 
     sources: dict[str, np.ndarray]
     sample_rate: int
     model: str
+    features: dict[str, np.ndarray] = field(default_factory=dict)
 
 
 @dataclass

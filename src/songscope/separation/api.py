@@ -13,7 +13,7 @@ import functools
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, Iterator, Mapping, Protocol, Sequence
 
 import numpy as np
 import soundfile as sf
@@ -29,7 +29,8 @@ from .chunked import separate_array, separate_stream
 from .engine import DEFAULT_OVERLAP, Separator
 from .stems import parse_stems
 
-__all__ = ["load_separator", "separate", "separate_audio", "separate_file", "write_stems", "SeparateOptions"]
+__all__ = ["CollectedStems", "StemSink", "load_separator", "separate", "separate_audio", "separate_file",
+           "separate_into", "write_stems", "SeparateOptions"]
 
 _FORMATS = {"wav": "PCM_16", "flac": "PCM_24", "wav32": "FLOAT"}
 
@@ -138,6 +139,32 @@ def _resampled_blocks(path: Path, meta: AudioInfo, blocks: Iterator[np.ndarray],
         yield np.ascontiguousarray(tail, dtype=np.float32)
 
 
+class StemSink(Protocol):
+    """Where separated chunks go as they stream out of the separator (``analyze --demix``)."""
+
+    def push(self, sources: Mapping[str, np.ndarray]) -> None:
+        """One chunk: stem name -> (C, n) float32 at the separator's rate."""
+
+    def finish(self) -> Stems:
+        """What the sink made of the whole stream."""
+
+
+class CollectedStems:
+    """Sink: every chunk kept, ``finish()`` gives the whole stems in memory."""
+
+    def __init__(self, sample_rate: int, model: str):
+        self.sample_rate, self.model = sample_rate, model
+        self.parts: dict[str, list[np.ndarray]] = {}
+
+    def push(self, sources: Mapping[str, np.ndarray]) -> None:
+        for stem, data in sources.items():
+            self.parts.setdefault(stem, []).append(data)
+
+    def finish(self) -> Stems:
+        parts, self.parts = self.parts, {}
+        return Stems({k: np.concatenate(v, axis=-1) for k, v in parts.items()}, self.sample_rate, self.model)
+
+
 def _remove_if_empty(folder: Path) -> None:
     if folder.is_dir() and not any(folder.iterdir()):
         folder.rmdir()
@@ -145,16 +172,17 @@ def _remove_if_empty(folder: Path) -> None:
 
 def write_stems(blocks: Iterable[np.ndarray], out_dir: Path | None, separator: Separator,
                 options: SeparateOptions = SeparateOptions(), name: str = "audio", expected: int = 0,
-                progress: bool = False, collect: bool = False) -> tuple[dict[str, Path], Stems | None]:
+                progress: bool = False, sink: StemSink | None = None) -> tuple[dict[str, Path], Stems | None]:
     """Separate a stream of blocks (C, n) already at the engine's rate and channels, writing
     ``out_dir/<stem>.<ext>`` per output chunk by chunk (``out_dir`` None: write nothing).
 
     Args:
         name: the input's name for messages and the progress bar. expected: samples, for the bar.
-        collect: also return the stems in memory (what ``analyze`` hands to engines that read stems).
+        sink: also hand every separated chunk to this sink (what ``analyze`` hands to engines
+            that read stems: :class:`CollectedStems` or the engine's own).
 
     Returns:
-        ``(stem -> written path, Stems or None)``.
+        ``(stem -> written path, sink.finish() or None)``.
 
     Raises:
         AudioError: no samples, or digital silence. Nothing is written then.
@@ -163,7 +191,6 @@ def write_stems(blocks: Iterable[np.ndarray], out_dir: Path | None, separator: S
     window, hop = _window_hop(separator, options)
     extension = "flac" if options.format == "flac" else "wav"
     targets = {stem: out_dir / f"{stem}.{extension}" for stem in names} if out_dir is not None else {}
-    parts: dict[str, list[np.ndarray]] = {stem: [] for stem in names} if collect else {}
     seen, frames = False, 0
     fifo = _Fifo()
 
@@ -185,9 +212,10 @@ def write_stems(blocks: Iterable[np.ndarray], out_dir: Path | None, separator: S
                                        separator.fixed_window):
             bar.update(sources.shape[-1])
             mixture = fifo.pop(sources.shape[-1])
-            for stem, data in zip(names, _post(mixture, sources, separator, keep, options)):
-                if collect:
-                    parts[stem].append(data)
+            outputs = dict(zip(names, _post(mixture, sources, separator, keep, options)))
+            if sink is not None:
+                sink.push(outputs)
+            for stem, data in outputs.items():
                 if stem not in temps:
                     continue
                 if stem not in handles:
@@ -200,9 +228,27 @@ def write_stems(blocks: Iterable[np.ndarray], out_dir: Path | None, separator: S
             raise AudioError(f"{name}: holds no audio frames")
         if not seen:
             raise AudioError(f"{name}: digital silence, nothing to separate")
-    stems = Stems({k: np.concatenate(v, axis=-1) for k, v in parts.items()}, separator.sample_rate,
-                  separator.name) if collect else None
-    return targets, stems
+    return targets, sink.finish() if sink is not None else None
+
+
+#: Samples per block when an in-memory mixture streams through a separator.
+STREAM_BLOCK = 1 << 18
+
+
+def separate_into(mixture: np.ndarray, separator: Separator, sink: StemSink | None, out_dir: Path | None = None,
+                  name: str = "audio") -> Stems | None:
+    """Stream an in-memory mixture (C, N), already at the engine's rate and channels, through
+    ``separator`` in blocks, handing each separated chunk to ``sink`` (and writing the stems to
+    ``out_dir`` when given): what ``analyze --demix`` and structure training's stem cache run.
+
+    Returns:
+        ``sink.finish()`` (None without a sink).
+
+    Raises:
+        AudioError: no samples, or digital silence.
+    """
+    blocks = (mixture[:, i:i + STREAM_BLOCK] for i in range(0, mixture.shape[-1], STREAM_BLOCK))
+    return write_stems(blocks, out_dir, separator, name=name, sink=sink)[1]
 
 
 def separate_file(path: str | Path, out_dir: str | Path, separator: Separator,

@@ -29,6 +29,13 @@ __all__ = ["clear_window_cache", "na_av", "na_qk", "neighborhoods"]
 
 @lru_cache(maxsize=64)
 def _tables(length: int, kernel_size: int, dilation: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Cached tables, made as normal tensors even under ``torch.inference_mode`` (a table first
+    built while analysing must still serve training, where autograd saves it)."""
+    with torch.inference_mode(False):
+        return _window_tables(length, kernel_size, dilation)
+
+
+def _window_tables(length: int, kernel_size: int, dilation: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     position = torch.arange(length)
     group, index = position % dilation, position // dilation
     group_length = (length - group + dilation - 1) // dilation

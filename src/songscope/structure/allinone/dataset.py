@@ -13,8 +13,9 @@ Layouts (:func:`find_structure_tracks` tells them apart):
   namespace required; ``segment_open`` sections optional).
 
 Stems: the ones the corpus ships (``demix = "reference"``, where it has them) or a separation
-model's (``"classic"``, a name or a checkpoint), demixed once per track and kept with the
-spectrograms in the cache folder (``--spec-dir``).
+model's (``"classic"``, the default, a name or a checkpoint), demixed once per track exactly as
+``analyze --demix`` demixes (same separator, same blocks, same downmix), so the network trains
+on the stems it will read, and kept with the spectrograms in the cache folder (``spec_dir``).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from ...atomic import atomic_path, write_text
-from ...audio.signal import load_mono
+from ...audio.signal import View, decode, load_mono
 from ...conventions import AUDIO_SUFFIXES, STEMS
 from ...errors import InputError
 from ...evaluate.annotations import Annotation, read_annotations
@@ -187,29 +188,34 @@ class SpectrogramCache:
 
     def __init__(self, folder: str | Path, cfg: AllInOneConfig, demix: str, device: str | None = None):
         self.folder, self.cfg, self.demix, self.device = Path(folder), cfg, demix, device
+        self.separator = "classic" if demix == "reference" else demix
         self.folder.mkdir(parents=True, exist_ok=True)
 
     def _key(self, track: StructureTrack) -> str:
         stat = track.audio.stat()
-        source = "reference" if self.demix == "reference" and track.stems else self.demix
+        source = "reference" if self.demix == "reference" and track.stems else f"{self.separator}|analyze-demix"
         front = (self.cfg.sample_rate, self.cfg.window_size, self.cfg.hop_size, self.cfg.num_bands, self.cfg.fmin,
                  self.cfg.fmax)
         text = f"{track.audio.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{source}|{front}"
         return hashlib.sha1(text.encode("utf-8")).hexdigest()[:20]
 
     def _demixed(self, track: StructureTrack) -> np.ndarray:
+        """(4, N) float16 mono stems: the corpus's own (``reference``), or the separator's as
+        ``analyze --demix`` runs it (the file decoded at the separator's rate and channels,
+        streamed through it in the same blocks, each stem's channel mean at the network's rate)."""
         rate = self.cfg.sample_rate
         if self.demix == "reference" and track.stems:
             mono = [load_mono(track.stems[s], rate)[0] for s in STEMS]
-        else:
-            from ...separation.api import separate_audio
+            length = min(len(m) for m in mono)
+            return np.stack([m[:length] for m in mono]).astype(np.float16)
+        from ...separation.api import load_separator, separate_into
+        from .stream import MonoStems
 
-            samples = load_mono(track.audio, rate)[0]
-            separated = separate_audio(samples, rate, "classic" if self.demix == "reference" else self.demix,
-                                       self.device)
-            mono = [np.asarray(separated[s], dtype=np.float32).mean(axis=0) for s in STEMS]
-        length = min(len(m) for m in mono)
-        return np.stack([m[:length] for m in mono]).astype(np.float16)
+        separator = load_separator(self.separator, self.device)
+        mixture = decode(track.audio, [View(separator.sample_rate, separator.channels)])
+        stems = separate_into(mixture.get(separator.sample_rate, separator.channels), separator,
+                              MonoStems(separator.sample_rate, rate, separator.name), name=track.name)
+        return np.concatenate([stems.sources[s] for s in STEMS]).astype(np.float16)
 
     def stems(self, track: StructureTrack) -> np.ndarray:
         """(4, N) float16 read-only memory map of the track's mono stems at the network's rate."""

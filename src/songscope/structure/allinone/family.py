@@ -19,7 +19,6 @@ import numpy as np
 from ...audio.signal import Audio, View
 from ...beats.dbn import DBNConfig
 from ...beats.track import dbn_with_settings
-from ...conventions import STEMS
 from ...errors import CheckpointError, ConfigError, InputError
 from ...models.family import Engine, Family
 from ...result import StructureResult
@@ -32,6 +31,7 @@ if TYPE_CHECKING:
 
     from ...models.container import Checkpoint
     from .model import AllInOne
+    from .stream import SpectrogramSink
 
 __all__ = ["ALLIN1_DBN", "ENSEMBLE_KEY", "AllInOneEngine", "FAMILIES", "activations_from_logits", "combine",
            "network_outputs", "stem_spectrograms",
@@ -48,7 +48,9 @@ ENSEMBLE_KEY = "members"
 
 def stem_spectrograms(audio: Audio, cfg: AllInOneConfig, device: str) -> "torch.Tensor":
     """allin1's network input: (1, 4, T, 81) log spectrograms of the stems (bass, drums, other,
-    vocals), each read as mono at ``cfg.sample_rate``; T = ceil(samples / hop).
+    vocals), each read as mono at ``cfg.sample_rate``; T = ceil(samples / hop). Spectrograms
+    computed while the stems streamed out of the separator (:class:`~.stream.SpectrogramSink`,
+    ``audio.stems.features``) are used as they are.
 
     Raises:
         InputError: no stems, or a stem missing.
@@ -56,16 +58,16 @@ def stem_spectrograms(audio: Audio, cfg: AllInOneConfig, device: str) -> "torch.
     import torch
 
     from .frontend import log_spectrogram
+    from .stream import MonoStems, feature_key
 
     stems = audio.stems
     if stems is None:
         raise InputError("the allinone engine reads separated stems; analyze separates first (--demix)")
-    missing = [s for s in STEMS if s not in stems.sources]
-    if missing:
-        raise InputError(f"the allinone engine needs the stems {', '.join(STEMS)}; {', '.join(missing)} missing")
-    mono = [Audio.from_array(stems.sources[s], stems.sample_rate).mono(cfg.sample_rate) for s in STEMS]
-    length = min(len(m) for m in mono)
-    samples = torch.from_numpy(np.stack([m[:length] for m in mono])).to(device)
+    streamed = stems.features.get(feature_key(cfg))
+    if streamed is not None:
+        return torch.from_numpy(streamed).to(device)[None]
+    mono = MonoStems(stems.sample_rate, cfg.sample_rate).mono(stems.sources, last=True)
+    samples = torch.from_numpy(mono).to(device)
     return log_spectrogram(samples, cfg)[None]
 
 
@@ -118,6 +120,13 @@ class AllInOneEngine:
     def __post_init__(self) -> None:
         self.cfg = self.models[0].cfg
         self.views = (View(self.cfg.sample_rate, 1),)
+
+    def stem_sink(self, sample_rate: int, model: str) -> "SpectrogramSink":
+        """What ``analyze --demix`` streams the separated chunks (at ``sample_rate`` Hz) into:
+        the spectrograms are computed chunk by chunk and the stems are not kept."""
+        from .stream import SpectrogramSink
+
+        return SpectrogramSink(self.cfg, sample_rate, model)
 
     def predict(self, audio: Audio) -> StructureResult:
         """Beats, sections, activations (100 fps) and embeddings of ``audio`` (its ``stems`` set)."""

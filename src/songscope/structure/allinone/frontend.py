@@ -27,7 +27,7 @@ import torch
 from ...errors import ConfigError
 from .config import AllInOneConfig
 
-__all__ = ["filterbank", "log_spectrogram"]
+__all__ = ["filterbank", "log_spectrogram", "padded_frames"]
 
 _REFERENCE_HZ = 440.0
 _BLOCK_FRAMES = 2048  # frames transformed at once: bounds the memory of the complex spectrum
@@ -71,6 +71,30 @@ def filterbank(sample_rate: int = 44100, window_size: int = 2048, bands_per_octa
     return bank
 
 
+def padded_frames(samples: torch.Tensor, count: int, cfg: AllInOneConfig = AllInOneConfig()) -> torch.Tensor:
+    """Features of ``count`` frames read from already padded samples: frame ``i`` is
+    ``samples[..., i * hop : i * hop + window_size]`` (the caller pads; see :func:`log_spectrogram`).
+
+    Args:
+        samples: (..., n) float32 with ``n >= (count - 1) * hop + window_size``.
+
+    Returns:
+        (..., count, bands) float32.
+    """
+    size, hop = cfg.window_size, cfg.hop_size
+    bank = torch.tensor(filterbank(cfg.sample_rate, size, cfg.num_bands, cfg.fmin, cfg.fmax), device=samples.device)
+    window = torch.hann_window(size, periodic=False, dtype=torch.float64, device=samples.device).to(torch.float32)
+    blocks = []
+    for first in range(0, count, _BLOCK_FRAMES):
+        number = min(_BLOCK_FRAMES, count - first)
+        chunk = samples[..., first * hop:(first + number - 1) * hop + size].unfold(-1, size, hop)
+        magnitude = torch.fft.rfft(chunk * window, n=size)[..., : size // 2].abs()
+        blocks.append(torch.log10(1.0 + magnitude @ bank))
+    if not blocks:
+        return samples.new_zeros(samples.shape[:-1] + (0, bank.shape[1]))
+    return torch.cat(blocks, dim=-2)
+
+
 def log_spectrogram(samples: torch.Tensor, cfg: AllInOneConfig = AllInOneConfig()) -> torch.Tensor:
     """allin1's features of mono signals, on the device of ``samples``.
 
@@ -83,15 +107,7 @@ def log_spectrogram(samples: torch.Tensor, cfg: AllInOneConfig = AllInOneConfig(
         (..., T, bands) float32 with ``T = ceil(N / hop)`` frames at ``cfg.fps`` frames per second.
     """
     size, hop = cfg.window_size, cfg.hop_size
-    bank = torch.tensor(filterbank(cfg.sample_rate, size, cfg.num_bands, cfg.fmin, cfg.fmax), device=samples.device)
     samples = samples.to(torch.float32)
     frames = -(-samples.shape[-1] // hop)
     padded = torch.nn.functional.pad(samples, (size // 2, max(0, (frames - 1) * hop + size - size // 2 - samples.shape[-1])))
-    window = torch.hann_window(size, periodic=False, dtype=torch.float64, device=samples.device).to(torch.float32)
-    blocks = []
-    for first in range(0, frames, _BLOCK_FRAMES):
-        count = min(_BLOCK_FRAMES, frames - first)
-        chunk = padded[..., first * hop:(first + count - 1) * hop + size].unfold(-1, size, hop)
-        magnitude = torch.fft.rfft(chunk * window, n=size)[..., : size // 2].abs()
-        blocks.append(torch.log10(1.0 + magnitude @ bank))
-    return torch.cat(blocks, dim=-2)
+    return padded_frames(padded, frames, cfg)
