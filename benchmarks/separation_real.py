@@ -33,8 +33,10 @@ same pairs, so the silent-frame rule of BSSEval drops the same frames for all):
   foreground -> vocals, background -> accompaniment; a classic engine gives its vocals and the
   sum of its other three stems.
 
-Synthetic tracks are cut to ``--synth-seconds`` from ``--synth-offset`` (the same excerpt for
-every engine; nussl's REPET is quadratic in memory along time on a whole song).
+The outputs of nussl and of ``classic_base`` are kept in ``--out`` and not computed again when
+present (they depend on the mixtures and ``--base-ref`` only); ``--fresh`` clears them. Synthetic tracks are cut to ``--synth-seconds`` from
+``--synth-offset`` (the same excerpt for every engine; nussl's REPET is quadratic in memory along
+time on a whole song).
 
 Prints one JSON object: per set (``real``, ``synthetic``) the per-track scores, per engine and
 target group the mean over tracks of SDR (BSSEval v4, median over 1 s frames), SI-SDR and uSDR,
@@ -47,6 +49,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -150,9 +153,12 @@ def run_classic(tracks: list[dict], out: Path) -> float:
     return round(audio / wall, 2)
 
 
-def run_classic_base(tracks: list[dict], out: Path, ref: str) -> float:
-    """The classic engine of git revision ``ref`` (from ``git archive``) in a subprocess; returns
-    its real-time factor."""
+def run_classic_base(tracks: list[dict], out: Path, ref: str) -> float | None:
+    """The classic engine of git revision ``ref`` (from ``git archive``) in a subprocess, on the
+    tracks without all stems from an earlier run; returns its real-time factor (None when none ran)."""
+    tracks = [t for t in tracks if not all((out / t["name"] / f"{s}.wav").exists() for s in STEMS)]
+    if not tracks:
+        return None
     with tempfile.TemporaryDirectory() as tmp:
         archive = Path(tmp) / "src.tar"
         subprocess.run(["git", "-C", str(ROOT), "archive", "-o", str(archive), ref, "src"], check=True)
@@ -166,7 +172,12 @@ def run_classic_base(tracks: list[dict], out: Path, ref: str) -> float:
 
 
 def run_nussl(tracks: list[dict], out: Path, python: str) -> str:
-    """nussl's three baselines on every mixture into ``out/<track>/<method>``; returns nussl's version."""
+    """nussl's three baselines on every mixture into ``out/<track>/<method>`` (tracks with all
+    files from an earlier run are not run again); returns nussl's version ("cached" when none ran)."""
+    tracks = [t for t in tracks if not all((out / t["name"] / m / f"{n}.wav").exists()
+                                           for m, names in NUSSL_FILES.items() for n in names)]
+    if not tracks:
+        return "cached"
     proc = subprocess.run([python, "-c", NUSSL_HELPER, json.dumps(NUSSL_FILES), *_pairs(tracks, out)],
                           capture_output=True, text=True)
     if proc.returncode != 0:
@@ -233,6 +244,7 @@ def evaluate_set(name: str, tracks: list[dict], engines: list[str], out: Path, a
     """Run every engine on ``tracks`` (into ``out/<engine>/<set>``) and score them."""
     report: dict = {"tracks": [t["name"] for t in tracks], "realtime_factor": {}}
     folders = {e: out / e / name for e in engines}
+    folders["classic_base"] = out / f"classic_base-{args.base_ref}" / name
     if "classic" in engines:
         report["realtime_factor"]["classic"] = run_classic(tracks, folders["classic"])
     if "classic_base" in engines:
@@ -260,7 +272,11 @@ def main() -> None:
     parser.add_argument("--engines", default="classic,classic_base,hpss,repet,repet_sim")
     parser.add_argument("--sets", default="real,synthetic")
     parser.add_argument("--out", type=Path, default=CACHE / "separation_real")
+    parser.add_argument("--fresh", action="store_true", help="run nussl and classic_base again")
     args = parser.parse_args()
+    if args.fresh:
+        for folder in (args.out / "nussl", args.out / f"classic_base-{args.base_ref}"):
+            shutil.rmtree(folder, ignore_errors=True)
     engines = args.engines.split(",")
     unknown = set(engines) - set(CLASSICS) - set(BASELINES)
     if unknown:
