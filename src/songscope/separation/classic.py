@@ -113,7 +113,8 @@ def separate_classic(audio: np.ndarray, sample_rate: int, config: ClassicConfig 
     percussive = ndimage.median_filter(magnitude, size=(freq_len, 1), mode="reflect")
     drums = _soft_masks(np.stack([percussive, harmonic]), config.drum_power)[0]
     low = (1.0 / (1.0 + (freqs / config.bass_cutoff) ** 8))[:, None]
-    upper = (1.0 - drums) * (1.0 - low) * magnitude
+    tonal_upper = (1.0 - drums) * (1.0 - low)  # mask of the tonal part above the bass
+    upper = tonal_upper * magnitude
     gap = max(1, int(round(config.min_distance * sample_rate / config.hop)))
     count = max(5, int(round(config.similar_fraction * upper.shape[1])))
     lo, hi = config.vocal_range
@@ -122,7 +123,6 @@ def separate_classic(audio: np.ndarray, sample_rate: int, config: ClassicConfig 
     lead[band] = upper[band] - _repet_sim(upper, count, gap, band)
     vocal_share = _soft_masks(np.stack([lead, upper - lead]), config.mask_power)[0]
     vocal_share[upper <= 0] = 0.0
-    tonal_upper = (1.0 - drums) * (1.0 - low)
     masks = [(1.0 - drums) * low, drums, tonal_upper * (1.0 - vocal_share), tonal_upper * vocal_share]
     stems = []
     for mask in masks:
