@@ -1,5 +1,5 @@
 """Separation: STFT round trip, oracle masks, chunked overlap-add, losses with known values,
-the classic engine, checkpoints (songscope and public Lightning BSRNN layout), training, CLI."""
+checkpoints (songscope and public Lightning BSRNN layout), training, CLI."""
 
 from __future__ import annotations
 
@@ -14,7 +14,6 @@ torch = pytest.importorskip("torch")
 from songscope.errors import InputError  # noqa: E402
 from songscope.separation.bands import LAYOUTS, band_edges  # noqa: E402
 from songscope.separation.chunked import separate_array, separate_stream  # noqa: E402
-from songscope.separation.classic import separate_classic  # noqa: E402
 from songscope.separation.losses import (component_loss, l1_loss, l2_loss, multi_resolution_stft_loss,  # noqa: E402
                                          si_sdr_loss, spectrogram_l1_loss, truncate)
 from songscope.separation.model import build_model, load_separation_model, save_separation_model  # noqa: E402
@@ -129,26 +128,6 @@ def test_vae_bottleneck_reports_kl_and_is_deterministic_in_eval():
     model.eval()
     with torch.no_grad():
         assert torch.equal(model(x), model(x))
-
-
-def test_classic_engine_splits_bass_from_drums_and_sums_to_the_mixture():
-    sr, n = SR, SR * 6
-    t = np.arange(n) / sr
-    bass = 0.3 * np.sin(2 * np.pi * 55 * t)
-    drums = np.zeros(n)
-    rng = np.random.default_rng(3)
-    for start in range(0, n - 2000, sr // 2):  # a noise burst every 0.5 s
-        drums[start:start + 2000] += rng.standard_normal(2000) * np.exp(-np.arange(2000) / 300)
-    mix = np.stack([bass + drums, bass + drums]).astype(np.float32)
-    stems = separate_classic(mix, sr)
-    assert stems.shape == (4, 2, n)
-    assert np.max(np.abs(stems.sum(0) - mix)) < 1e-5
-
-    def share(est, ref):
-        return float(np.dot(est[0], ref) / np.dot(ref, ref))
-    assert share(stems[0], bass) > 0.9  # the bass stem holds the low sine
-    assert share(stems[1], drums) > 0.6  # the drum stem holds most of the bursts
-    assert abs(share(stems[1], bass)) < 0.05
 
 
 def test_checkpoint_round_trip(tmp_path):

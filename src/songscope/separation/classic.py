@@ -1,14 +1,17 @@
 """The classic separation engine: no weights, works offline.
 
-On one window of stereo audio (``chunked.py`` streams longer files):
-1. harmonic/percussive separation by median filtering the magnitude spectrogram along time
-   and along frequency (Fitzgerald 2010) -> soft masks;
-2. bass: the harmonic part below ``bass_cutoff`` Hz (a smooth low-pass weight);
-3. vocals vs other on the remaining harmonic part: REPET-SIM (Rafii & Pardo 2012): for each
-   frame, the median of its most similar frames models the repeating accompaniment
-   ("other"); what does not repeat is the lead ("vocals"), weighted towards the vocal range;
-4. the four magnitude estimates become Wiener-like soft masks (squared magnitudes over their
-   sum) applied to the complex stereo STFT, so the stems sum to the mixture.
+On one window of stereo audio (``chunked.py`` streams longer files), one STFT (93 ms window at
+44.1 kHz) and soft masks that sum to one in every bin:
+1. drums: harmonic/percussive separation by median filtering the magnitude spectrogram along
+   time and along frequency (Fitzgerald 2010); the percussive soft mask (magnitudes to
+   ``drum_power``) is the drum mask, the rest of each bin is tonal;
+2. bass: the tonal part below ``bass_cutoff`` Hz (a smooth low-pass weight);
+3. vocals vs other on the tonal part above it: REPET-SIM (Rafii & Pardo 2012): for each frame,
+   the median of its most similar frames models the repeating accompaniment ("other"); what
+   does not repeat is the lead ("vocals"), in the vocal range only; the two share that part
+   by their magnitudes to ``mask_power``.
+The masks are applied to the complex stereo STFT, so the stems sum to the mixture up to the
+STFT's reconstruction error.
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage, signal
 
-from ..conventions import STEMS
 
 __all__ = ["ClassicConfig", "separate_classic"]
 
@@ -34,6 +36,8 @@ class ClassicConfig:
         n_fft, hop: STFT size and step in samples (at 44.1 kHz: 93 ms, 23 ms).
         harmonic_seconds: median filter length along time (harmonic part).
         percussive_hz: median filter length along frequency (percussive part).
+        drum_power: exponent of the harmonic/percussive soft mask.
+        mask_power: exponent of the vocals/other soft masks.
         bass_cutoff: corner of the bass low-pass (4th-order-like roll-off).
         similar_fraction: share of a window's frames whose median models the repeating
             accompaniment of a frame (the most similar ones; at least 5 frames).
@@ -46,9 +50,11 @@ class ClassicConfig:
     hop: int = 1024
     harmonic_seconds: float = 0.4
     percussive_hz: float = 500.0
-    bass_cutoff: float = 180.0
+    drum_power: float = 2.0
+    mask_power: float = 1.0
+    bass_cutoff: float = 250.0
     similar_fraction: float = 0.15
-    min_distance: float = 1.0
+    min_distance: float = 0.5
     vocal_range: tuple[float, float] = (150.0, 8000.0)
     window_seconds: float = 24.0
 
@@ -73,6 +79,16 @@ def _repet_sim(magnitude: np.ndarray, count: int, min_gap: int, rows: slice) -> 
     return np.minimum(model, magnitude)
 
 
+def _soft_masks(magnitudes: np.ndarray, power: float) -> np.ndarray:
+    """Masks (S, F, T) ``m_s^power / sum m^power`` of magnitude estimates (S, F, T); an equal
+    share where all are zero. They sum to one."""
+    weight = magnitudes ** power
+    total = weight.sum(axis=0)
+    masks = np.full_like(weight, 1.0 / len(weight))
+    np.divide(weight, total, out=masks, where=total > 0)
+    return masks
+
+
 def separate_classic(audio: np.ndarray, sample_rate: int, config: ClassicConfig = ClassicConfig()) -> np.ndarray:
     """Separate one window of audio into bass, drums, other, vocals.
 
@@ -82,8 +98,8 @@ def separate_classic(audio: np.ndarray, sample_rate: int, config: ClassicConfig 
         config: engine settings.
 
     Returns:
-        (4, C, N) float32 stems in :data:`STEMS` order; they sum to ``audio`` up to the STFT's
-        reconstruction error (~1e-6).
+        (4, C, N) float32 stems in bass, drums, other, vocals order (``conventions.STEMS``); they
+        sum to ``audio`` up to the STFT's reconstruction error (~1e-6).
     """
     audio = np.asarray(audio, dtype=np.float32)
     length = audio.shape[-1]
@@ -93,25 +109,21 @@ def separate_classic(audio: np.ndarray, sample_rate: int, config: ClassicConfig 
     freqs = np.arange(magnitude.shape[0]) * sample_rate / config.n_fft
     time_len = max(3, int(round(config.harmonic_seconds * sample_rate / config.hop)) | 1)
     freq_len = max(3, int(round(config.percussive_hz * config.n_fft / sample_rate)) | 1)
-    harmonic = ndimage.median_filter(magnitude, size=(1, time_len), mode="nearest")
-    percussive = ndimage.median_filter(magnitude, size=(freq_len, 1), mode="nearest")
-    share = harmonic ** 2 / (harmonic ** 2 + percussive ** 2 + _EPS)
-    tonal, drums = share * magnitude, (1.0 - share) * magnitude
-    low = 1.0 / (1.0 + (freqs / config.bass_cutoff) ** 8)
-    bass = tonal * low[:, None]
-    rest = tonal * (1.0 - low[:, None])
+    harmonic = ndimage.median_filter(magnitude, size=(1, time_len), mode="reflect")
+    percussive = ndimage.median_filter(magnitude, size=(freq_len, 1), mode="reflect")
+    drums = _soft_masks(np.stack([percussive, harmonic]), config.drum_power)[0]
+    low = (1.0 / (1.0 + (freqs / config.bass_cutoff) ** 8))[:, None]
+    tonal_upper = (1.0 - drums) * (1.0 - low)  # mask of the tonal part above the bass
+    upper = tonal_upper * magnitude
     gap = max(1, int(round(config.min_distance * sample_rate / config.hop)))
-    count = max(5, int(round(config.similar_fraction * rest.shape[1])))
+    count = max(5, int(round(config.similar_fraction * upper.shape[1])))
     lo, hi = config.vocal_range
     band = slice(int(np.searchsorted(freqs, lo)), int(np.searchsorted(freqs, hi, side="right")))
-    vocals = np.zeros_like(rest)  # the lead lives in the vocal range only
-    vocals[band] = rest[band] - _repet_sim(rest, count, gap, band)
-    other = rest - vocals
-    sources = np.stack([bass, drums, other, vocals])  # STEMS order
-    power = sources ** 2
-    total = power.sum(axis=0)
-    masks = np.full_like(power, 1.0 / len(STEMS))
-    np.divide(power, total, out=masks, where=total > 0)
+    lead = np.zeros_like(upper)  # the lead lives in the vocal range only
+    lead[band] = upper[band] - _repet_sim(upper, count, gap, band)
+    vocal_share = _soft_masks(np.stack([lead, upper - lead]), config.mask_power)[0]
+    vocal_share[upper <= 0] = 0.0
+    masks = [(1.0 - drums) * low, drums, tonal_upper * (1.0 - vocal_share), tonal_upper * vocal_share]
     stems = []
     for mask in masks:
         _, wave = signal.istft(spec * mask[None], fs=sample_rate, window="hann", nperseg=config.n_fft,
