@@ -1,6 +1,6 @@
 """The classic covers engine against essentia's Qmax on two synthetic covers corpora.
 
-    python benchmarks/covers_classic.py [--corpus dev|heldout] [--rerank 10] [--essentia-stride 1]
+    python benchmarks/covers_classic.py [--corpus dev|heldout] [--rerank 20] [--essentia-stride 1]
                                         [--works 12] [--versions 4] [--out data/covers_classic] [--no-essentia]
 
 The corpora (rendered once into ``OUT/NAME/``, then reused): ``songscope synth``'s works and versions
@@ -46,7 +46,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 SR = 22050
 ESSENTIA_SR = 32000
-RERANK = 10
+RERANK = 20
 
 
 @dataclass(frozen=True)
