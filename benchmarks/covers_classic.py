@@ -27,7 +27,8 @@ one pinned core:
   runs it for every n-th recording as a query only (against all recordings); the classic systems
   are then also scored on those queries (``*_on_essentia_queries``), and the speed ratio compares
   essentia's time scaled to all queries. Its distances are cached in ``OUT/NAME/essentia.npz``
-  with the times they took, and reused while the corpus and queries are the same.
+  with the times they took, and reused while the corpus and queries are the same. The classic
+  systems' (n, n) distances are written to ``OUT/NAME/classic_distances.npz`` for inspection.
 
 Prints one JSON object: per corpus, mAP, MR1, P@10 and seconds of each system and the speed ratios.
 """
@@ -175,6 +176,8 @@ def score_corpus(folder: Path, corpus: Corpus, args: argparse.Namespace) -> dict
                "classic_qmax": (reranked, fingerprints.wall + reranking.wall, fingerprints.cpu + reranking.cpu)}
     for name, (distances, wall, cpu) in systems.items():
         report[name] = _scored(distances, works, wall, cpu)
+    np.savez(folder / "classic_distances.npz", names=[f.name for f in files],
+             **{name: matrix for name, (matrix, _, _) in systems.items()})
     if args.no_essentia:
         return report
     distances, wall, cpu = essentia_distances(files, queries, folder / "essentia.npz")
