@@ -294,7 +294,9 @@ def _matches(store: CoverStore, engine: Engine, query: Performance, k: int, cent
     kind = "cosine"
     if rerank:
         sequence = np.asarray(query.sequence, np.float32)
-        distances = np.array([engine.rerank_distance(sequence, store.sequence(row)) for row in rows])
+        cosine = 1.0 - store.vectors(ids) @ query.vector if centroids else distances
+        distances = np.array([engine.rerank_distance(sequence, store.sequence(row), float(c))
+                              for row, c in zip(rows, cosine)])
         order = np.argsort(distances, kind="stable")
         rows, distances, kind = [rows[i] for i in order], distances[order], "rerank"
     calibration = store.calibration(kind)
@@ -312,7 +314,7 @@ def identify(queries: str | Path | Sequence[str | Path], refs: str | Path, k: in
         centroids: rank works (their centroids) instead of performances; each match then names the
             work's performance nearest to the query.
         rerank: re-order the ``max(rerank, k)`` nearest by the model's re-ranker (the classic
-            engine's Qmax); distances are then the re-ranker's. 0: off.
+            engine's Qmax fused with the cosine distance); distances are then the re-ranker's. 0: off.
         model: the store's model by default; another one is refused.
 
     Returns:
@@ -392,9 +394,11 @@ def _fit_rerank(engine: Any, done: list[Performance], labels: np.ndarray) -> Cal
     chosen = np.r_[np.flatnonzero(same), negatives]
     distances = []
     for i in chosen:
-        a, b = done[query[i]].sequence, done[reference[i]].sequence
+        a, b = done[query[i]], done[reference[i]]
+        cosine = 1.0 - float(np.asarray(a.vector) @ np.asarray(b.vector))
         try:
-            distances.append(engine.rerank_distance(np.asarray(a, np.float32), np.asarray(b, np.float32)))
+            distances.append(engine.rerank_distance(np.asarray(a.sequence, np.float32),
+                                                    np.asarray(b.sequence, np.float32), cosine))
         except SongscopeError as exc:
             raise InputError(f"{done[query[i]].path}: {exc}") from None
     return fit_calibration(np.array(distances), same[chosen])
