@@ -2,9 +2,14 @@
 the real-time factor of each engine.
 
     songscope synth data/separation --works 32 --versions 1 --seed 11   (once)
-    python benchmarks/separation_eval.py [--data data/separation/test] [--tracks 8]
+    python benchmarks/separation_eval.py [--data data/separation/test] [--tracks 8] [--jobs N]
         [--model bsrnn=runs/separation_bsrnn_cpu/separation_model.pt --model unet=...] [--no-classic]
         [--extra nussl_hpss=DIR ...]
+
+The per-model table of issue 13 trains the five networks of ``configs/separation_table_*_cpu.toml``
+and ``configs/separation_auralflow_*_cpu.toml`` with the same CPU budget (see those files) on
+``songscope synth data/separation_table --works 24 --versions 1 --seed 11`` (two soundfonts) and
+passes each ``separation_model.pt`` as ``--model``.
 
 Metrics (dB), per stem, over the tracks:
 
