@@ -1,8 +1,14 @@
 """Shared fixtures: paths to ../shared (skipping cleanly when absent), synthetic songs with
-exact ground truth, and a CLI runner."""
+exact ground truth, and a CLI runner.
+
+Every test, and every songscope process a test starts, runs its numeric libraries on one thread:
+on the small arrays of the tests a second thread only adds synchronisation, which costs a lot on
+a busy machine (a training test took 10 times longer with two threads when the cores were shared).
+"""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -89,16 +95,15 @@ def write_tone(path: Path, seconds: float = 2.0, sr: int = SR, channels: int = 1
     return path
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True, scope="session")
 def one_torch_thread():
-    """Run torch on one thread: on small tensors a second thread only adds synchronisation, which
-    costs a lot on a busy machine (a test is 10 times slower with two threads when the cores are shared)."""
+    """Torch on one thread for the whole run, and one OpenMP/BLAS thread in the songscope processes
+    that tests start (see the module docstring)."""
     import torch
 
-    threads = torch.get_num_threads()
     torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[name] = "1"
 
 
 class CLIResult:

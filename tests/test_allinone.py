@@ -46,7 +46,6 @@ from songscope.structure.allinone.model import AllInOne
 from songscope.structure.allinone.postprocess import beats_from_activations, boundary_frames, label_segments
 
 FIXTURES = Path(__file__).parent / "fixtures" / "allinone"
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def random_state(shapes: dict[str, tuple[int, ...]], seed: int = 1234) -> dict[str, np.ndarray]:

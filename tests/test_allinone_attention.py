@@ -16,8 +16,6 @@ import torch
 
 from songscope.structure.allinone.attention import na_av, na_qk, neighborhoods
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
 
 def natten_window(i: int, length: int, k: int, d: int) -> tuple[int, int]:
     """(first key position, first bias index) of query ``i``, as NATTEN's kernels compute them."""

@@ -14,14 +14,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-import pytest
 import torch
 
 from songscope.structure.allinone.frontend import filterbank, log_spectrogram
 
 FIXTURE = Path(__file__).parent / "fixtures" / "allinone" / "madmom_spectrograms.npz"
 SR = 44100
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def signals() -> dict[str, np.ndarray]:

@@ -24,7 +24,6 @@ from songscope.structure.allinone.frontend import log_spectrogram
 from songscope.structure.allinone.model import AllInOne
 from songscope.structure.allinone.stream import MonoStems, SpectrogramSink, feature_key
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
 SR = 44100
 CFG = AllInOneConfig()
 

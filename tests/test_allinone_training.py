@@ -30,7 +30,6 @@ from songscope.synth import make_song, render_song
 from songscope.synth.dataset import song_truth
 from songscope.train.augment import MasteringChain, master
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
 SR = 44100
 TINY = {"depth": 1, "double_attention": False, "drop_conv": 0.0, "drop_path": 0.0, "drop_hidden": 0.0,
         "drop_attention": 0.0}

@@ -37,7 +37,6 @@ from songscope.models.converters.bsrnn_lightning import bsrnn_config_from_hparam
 from songscope.separation.bands import LAYOUTS, band_edges  # noqa: E402
 from songscope.separation.model import load_separation_model  # noqa: E402
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
 FIXTURES = Path(__file__).parent / "fixtures" / "bsrnn_public"
 CKPT = FIXTURES / "checkpoints" / "epoch=0-step=2.ckpt"
 

@@ -195,7 +195,7 @@ def _tiny_coverhunter(path: Path, seed: int) -> Path:
     return save_checkpoint(Checkpoint("coverhunter", config.to_hparams(), net.state_dict()), path)
 
 
-def test_a_coverhunter_store_and_the_python_api(cli, corpus, tmp_path, one_torch_thread):
+def test_a_coverhunter_store_and_the_python_api(cli, corpus, tmp_path):
     model = _tiny_coverhunter(tmp_path / "tiny.pt", seed=0)
     store = tmp_path / "neural"
     listing = tmp_path / "full.txt"  # a CoverHunterMPS list names the works; its speed variants are left out

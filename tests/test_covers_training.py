@@ -53,15 +53,6 @@ def _performance(work: int, version: int) -> np.ndarray:
     return 0.3 * out / np.abs(out).max()
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """One torch thread: these models are tiny, and threads only contend on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def corpus(tmp_path_factory):
     """Four works of three performances (a folder of WAVs and a works CSV), and their features

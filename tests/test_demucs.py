@@ -45,7 +45,7 @@ def _use_cache(monkeypatch, cache):
 
 
 @pytest.fixture()
-def tiny_htdemucs(tmp_path, monkeypatch, one_torch_thread):
+def tiny_htdemucs(tmp_path, monkeypatch):
     """The tiny model, published as ``htdemucs`` in an offline Hugging Face cache."""
     _demucs()
     import torch

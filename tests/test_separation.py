@@ -290,7 +290,7 @@ def test_training_lowers_the_validation_loss(tmp_path):
         family="unet", data=str(data), chunk_seconds=0.75, batch_size=4, validation_chunks=4,
         model=dict(n_fft=512, hop=128, num_bins=64, hidden=8, depth=2),
         loss={"l1": 1.0, "mrstft": 0.1}, loss_truncation=0.25,
-        train=TrainConfig(steps=60, lr=3e-3, warmup=5, val_every=30, log_every=10, out_dir=str(tmp_path / "run")))
+        train=TrainConfig(steps=40, lr=3e-3, warmup=5, val_every=20, log_every=10, out_dir=str(tmp_path / "run")))
     result, exported = train_separation_model(config, progress=False)
     rows = (tmp_path / "run" / "metrics.csv").read_text().splitlines()
     header = rows[0].split(",")
@@ -301,7 +301,7 @@ def test_training_lowers_the_validation_loss(tmp_path):
     assert first.targets == ("bass", "drums", "other", "vocals")
     assert exported.is_file() and load_separation_model(exported).window_seconds == 8.0
     snaps = sorted((tmp_path / "run" / "snapshots").iterdir())
-    assert [p.name for p in snaps] == ["step_0000030", "step_0000060"]
+    assert [p.name for p in snaps] == ["step_0000020", "step_0000040"]
     assert (snaps[-1] / "vocals.wav").is_file() and (snaps[-1] / "spectrograms.png").is_file()
 
 

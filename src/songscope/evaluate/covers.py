@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
@@ -27,6 +27,9 @@ from ..atomic import atomic_path
 from ..errors import InputError
 from .annotations import track_name
 from .metrics import ranking_metrics
+
+if TYPE_CHECKING:
+    from .run import Evaluation
 
 __all__ = ["CoverSet", "evaluate_covers", "read_query_in_ref", "save_tsne"]
 
@@ -144,7 +147,7 @@ def save_tsne(distances: np.ndarray, works: Sequence[str], test_works: set[str],
 def evaluate_covers(works: str | Path, references: str | Path, queries: str | Path | None = None,
                     query_in_ref: str | Path | None = None, model: str | None = None, device: str | None = None,
                     jobs: int = 1, distances_out: str | Path | None = None,
-                    tsne: str | Path | None = None) -> "Evaluation":
+                    tsne: str | Path | None = None) -> Evaluation:
     """mAP, MR1 and P@10 of queries against references.
 
     Args:
