@@ -9,7 +9,11 @@ have leaned on:
 - ``inverted``: the loudness order reversed (choruses quietest, intros and breaks loudest);
 - ``FluidR3_GM``, ``TimGM6mb``, ``MuseScore_General``: the same scores played by FluidSynth with
   three General-MIDI soundfonts (other instruments, other timbre and level balance);
-- ``other-form``: a form with a solo and a double chorus (intro V C V C solo C C outro).
+- ``other-form``: a form with a solo and a double chorus (intro V C V C solo C C outro);
+- held-out forms, added before the labelling changes that followed and not looked at while
+  making them: ``pop-form`` (intro V pre C V pre C bridge C outro; a ``prechorus`` is
+  annotated ``verse``, as allin1 merges it), ``aaba-form`` (intro V V bridge V solo bridge V
+  outro: no chorus) and ``chorus-first`` (C V C V C inst C outro: no intro).
 
 With ``--harmonix DIR`` (a folder of Harmonix Set segment files, kept outside the repository;
 see ``tools/harmonix_priors.py``) it also labels real songs' annotated sections: priors are
@@ -44,6 +48,7 @@ import numpy as np
 
 from songscope.audio.features import ANALYSIS_SR, Features, compute_features
 from songscope.beats.track import track_beats
+from songscope.structure.allinone.targets import merge_label
 from songscope.structure.classic import segment_classic
 from songscope.synth import make_song, render_song
 from songscope.synth.song import Song
@@ -55,12 +60,20 @@ FORM = (("intro", 4), ("verse", 8), ("chorus", 8), ("verse", 8), ("chorus", 8), 
         ("chorus", 8), ("outro", 4))
 OTHER_FORM = (("intro", 4), ("verse", 8), ("chorus", 8), ("verse", 8), ("chorus", 8), ("solo", 8),
               ("chorus", 8), ("chorus", 8), ("outro", 4))
+#: forms of the form settings: ``other-form`` and the held-out forms
+FORMS = {"other-form": OTHER_FORM,
+         "pop-form": (("intro", 4), ("verse", 8), ("prechorus", 4), ("chorus", 8), ("verse", 8), ("prechorus", 4),
+                      ("chorus", 8), ("bridge", 8), ("chorus", 8), ("outro", 4)),
+         "aaba-form": (("intro", 4), ("verse", 8), ("verse", 8), ("bridge", 8), ("verse", 8), ("solo", 8),
+                       ("bridge", 8), ("verse", 8), ("outro", 4)),
+         "chorus-first": (("chorus", 8), ("verse", 8), ("chorus", 8), ("verse", 8), ("chorus", 8), ("inst", 8),
+                          ("chorus", 8), ("outro", 4))}
 FONTS = {"FluidR3_GM": "/usr/share/sounds/sf2/FluidR3_GM.sf2", "TimGM6mb": "/usr/share/sounds/sf2/TimGM6mb.sf2",
          "MuseScore_General": "/usr/share/sounds/sf3/MuseScore_General.sf3"}
 #: relative section levels of the re-levelled settings (song.py's table is the tuned one)
 LEVELS = {"flat": {}, "inverted": {"intro": 1.0, "outro": 1.0, "break": 1.0, "verse": 0.75, "bridge": 0.7,
                                    "inst": 0.7, "solo": 0.65, "chorus": 0.5}}
-SETTINGS = ("tuned", "flat", "inverted", *FONTS, "other-form")
+SETTINGS = ("tuned", "flat", "inverted", *FONTS, *FORMS)
 FPS = 10.0
 
 
@@ -82,10 +95,14 @@ def relevel(song: Song, levels: dict[str, float]) -> None:
         event.velocity = float(np.clip(event.velocity / peak[lab] * levels.get(lab, 0.85), 0.01, 1.0))
 
 
+def compose(seed: int, setting: str) -> Song:
+    """The score of ``seed`` under ``setting`` (every third seed in 3/4)."""
+    return make_song(seed=seed, beats_per_bar=3 if seed % 3 == 2 else 4, form=FORMS.get(setting, FORM))
+
+
 def render(seed: int, setting: str) -> tuple[Song, np.ndarray]:
     """The song of ``seed`` and its mono 22.05 kHz mixture under ``setting``."""
-    meter = 3 if seed % 3 == 2 else 4
-    song = make_song(seed=seed, beats_per_bar=meter, form=OTHER_FORM if setting == "other-form" else FORM)
+    song = compose(seed, setting)
     if setting in LEVELS:
         relevel(song, LEVELS[setting])
     if setting in FONTS:
@@ -103,9 +120,8 @@ def analysed(seed: int, setting: str) -> tuple[Song, Features, np.ndarray, np.nd
     folder = CACHE / "structure_labels"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{setting}_{seed}.npz"
-    meter = 3 if seed % 3 == 2 else 4
     if path.exists():
-        song = make_song(seed=seed, beats_per_bar=meter, form=OTHER_FORM if setting == "other-form" else FORM)
+        song = compose(seed, setting)
         data = np.load(path)
         fields = {k[2:]: data[k] for k in data.files if k.startswith("f_")}
         feats = Features(**{**fields, "fps": float(fields["fps"])})
@@ -135,7 +151,7 @@ def score(seed: int, setting: str) -> dict[str, float]:
 
     song, feats, beats, downbeats, duration = analysed(seed, setting)
     est = segment_classic(feats, beats, downbeats, duration)
-    ref = song.sections()
+    ref = [(a, b, merge_label(lab)) for a, b, lab in song.sections()]
     ref_iv = np.array([(a, b) for a, b, _ in ref])
     est_iv = np.array([(s.start, s.end) for s in est.segments])
     ref_frames = frame_labels(ref, duration)
