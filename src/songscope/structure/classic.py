@@ -16,9 +16,11 @@ The method, step by step:
    recurrence pattern; tracks of up to 3000 beats). Peaks above the median + 0.5 std, at
    least 8 beats apart, are boundaries; each is snapped to the nearest downbeat within
    half a bar.
-4. **Grouping.** Segments are compared pairwise by the best diagonal alignment (shift of
-   up to 2 beats) of their stacked features; average-linkage clustering at similarity
-   0.8 groups repetitions of the same part. After labelling, neighbours of the same group
+4. **Grouping.** Segments are compared pairwise by how well their stacked features cover
+   each other (:func:`_coverage`: every beat's best in-order match in the other segment, both
+   ways, so segments of unequal length or with shifted boundaries still match where their
+   music repeats); average-linkage clustering at similarity 0.8 groups repetitions of the
+   same part. After labelling, neighbours of the same group
    and label merge (a phrase repeated back to back is one section).
 5. **Labels** (``HARMONIX_LABELS``): :func:`songscope.structure.labelling.decode_labels`
    decodes the label sequence with priors learned from the Harmonix Set's published
@@ -170,16 +172,22 @@ def _repetition_novelty(emb: np.ndarray, neighbours: float = 0.05, sigma: float 
     return novelty / peak if peak > 0 else novelty
 
 
-def _alignment(a: np.ndarray, b: np.ndarray, max_shift: int = 2) -> float:
-    """Best mean diagonal similarity of two unit-row sequences over shifts up to ``max_shift``."""
-    best = -1.0
-    for s in range(-max_shift, max_shift + 1):
-        lo_a, lo_b = max(0, s), max(0, -s)
-        m = min(len(a) - lo_a, len(b) - lo_b)
-        if m >= 2:
-            best = max(best, float((a[lo_a:lo_a + m] * b[lo_b:lo_b + m]).sum(axis=1).mean()))
-    ratio = min(len(a), len(b)) / max(len(a), len(b))
-    return best * min(1.0, ratio / 0.6)
+def _coverage(a: np.ndarray, b: np.ndarray, reach: int = 4) -> float:
+    """How well two unit-row sequences (beats x D) cover each other, in [-1, 1].
+
+    Beat similarities are averaged along diagonals over ``2 * reach + 1`` beats (a match must
+    hold for a stretch of music, in order), then every beat of ``a`` takes its best match
+    anywhere in ``b`` and vice versa; the result is the mean of the two directions' mean best
+    matches. Segments of different lengths or shifted boundaries still match where their
+    music repeats (half a chorus inside a whole one, a verse cut a bar late), while a segment
+    holding a second, different part matches only in part.
+    """
+    sim = a @ b.T
+    rows, cols = sim.shape
+    padded = np.pad(sim, reach, mode="edge")
+    smooth = sum(padded[reach + k:reach + k + rows, reach + k:reach + k + cols]
+                 for k in range(-reach, reach + 1)) / (2 * reach + 1)
+    return 0.5 * float(smooth.max(axis=1).mean() + smooth.max(axis=0).mean())
 
 
 def _snap(boundaries: np.ndarray, downbeats: np.ndarray, bar: float) -> np.ndarray:
@@ -245,8 +253,8 @@ def segment_classic(features: Features, beats: np.ndarray, downbeats: np.ndarray
         for i in range(m):
             for j in range(i + 1, m):
                 (a0, a1), (b0, b1) = parts[i], parts[j]
-                sc = _alignment(emb_c[a0:a1], emb_c[b0:b1])
-                st = _alignment(emb_t[a0:a1], emb_t[b0:b1])
+                sc = _coverage(emb_c[a0:a1], emb_c[b0:b1])
+                st = _coverage(emb_t[a0:a1], emb_t[b0:b1])
                 sim_chroma[i, j] = sim_chroma[j, i] = sc
                 sim[i, j] = sim[j, i] = 0.5 * (sc + st)
         if m > 1:
