@@ -127,10 +127,18 @@ def decode_labels(groups: np.ndarray, starts: np.ndarray, ends: np.ndarray, loud
     m = len(groups)
     if m == 1:
         return ["verse"]
-    priors = priors or load_priors()
+    starts, ends, loudness = (np.asarray(x, dtype=float) for x in (starts, ends, loudness))
     match = np.zeros(m, dtype=bool) if harmony_match is None else np.asarray(harmony_match, dtype=bool)
-    evidence = label_evidence(groups, np.asarray(starts, float), np.asarray(ends, float),
-                              np.asarray(loudness, float), match, priors, energy_weight)
+    first = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+    if len(first) < m:  # a part repeated back to back is one section: decode the runs, then expand
+        run = np.cumsum(np.r_[True, groups[1:] != groups[:-1]]) - 1
+        lengths = np.maximum(ends - starts, 1e-9)
+        run_loudness = np.bincount(run, lengths * loudness) / np.bincount(run, lengths)
+        labels = decode_labels(groups[first], starts[first], ends[np.r_[first[1:] - 1, m - 1]], run_loudness,
+                               np.bincount(run, match) > 0, priors, energy_weight, max_tied)
+        return [labels[r] for r in run]
+    priors = priors or load_priors()
+    evidence = label_evidence(groups, starts, ends, loudness, match, priors, energy_weight)
     interior = set(groups[1:-1].tolist())
     recurring = [g for g in dict.fromkeys(groups.tolist()) if _runs(groups, np.array([g])) > 1 and g in interior]
     size = {g: float(np.sum((ends - starts)[groups == g])) for g in recurring}
