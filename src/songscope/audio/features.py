@@ -20,7 +20,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy.fft import dct, rfft
 
-__all__ = ["ANALYSIS_SR", "FPS", "Features", "compute_features", "num_frames",
+__all__ = ["ANALYSIS_SR", "FPS", "Features", "band_chroma", "compute_features", "num_frames",
            "semitone_filterbank", "mel_filterbank"]
 
 ANALYSIS_SR = 22050
@@ -107,6 +107,13 @@ def _chroma_matrix(midi: np.ndarray, lo: float = 80.0, hi: float = 5000.0) -> np
     keep = (hz >= lo) & (hz <= hi)
     fold[np.nonzero(keep)[0], np.round(midi[keep]).astype(int) % 12] = 1.0
     return fold
+
+
+def band_chroma(features: Features, lo: float, hi: float) -> np.ndarray:
+    """(T, 12) pitch-class energy of the semitone bands with centre in [lo, hi] Hz (class 0 = C),
+    from ``features.log_bands``: e.g. ``lo=30, hi=165`` follows the bass line."""
+    magnitude = np.power(10.0, features.log_bands, dtype=np.float32) - 1.0
+    return (magnitude ** 2) @ _chroma_matrix(features.band_midi, lo, hi)
 
 
 def compute_features(mono: np.ndarray, sample_rate: int = ANALYSIS_SR, fps: float = FPS) -> Features:

@@ -16,17 +16,20 @@ The method, step by step:
    recurrence pattern; tracks of up to 3000 beats). Peaks above the median + 0.5 std, at
    least 8 beats apart, are boundaries; each is snapped to the nearest downbeat within
    half a bar.
-4. **Grouping.** Segments are compared pairwise by the best diagonal alignment (shift of
-   up to 2 beats) of their stacked features; average-linkage clustering at similarity
-   0.8 groups repetitions of the same part. After labelling, neighbours of the same group
+4. **Grouping.** Segments are compared pairwise by how well their stacked features cover
+   each other (:func:`_coverage`: every beat's best in-order match in the other segment, both
+   ways, so segments of unequal length or with shifted boundaries still match where their
+   music repeats); average-linkage clustering at similarity 0.8 groups repetitions of the
+   same part. After labelling, neighbours of the same group
    and label merge (a phrase repeated back to back is one section).
 5. **Labels** (``HARMONIX_LABELS``): :func:`songscope.structure.labelling.decode_labels`
    decodes the label sequence with priors learned from the Harmonix Set's published
    annotations (start, transition and end probabilities of the labels, label by relative
    position, relative duration, how often each label recurs) from the segments' repetition
    groups, positions and durations, with relative loudness as a weak cue only and a
-   harmony match (a segment whose chroma alone matches another group's at cosine > 0.9 while
-   its sound differs: a solo or an instrumental over the song's chords); segments of one
+   harmony match (a segment heard once whose bass line, the bar-synchronous pitch classes of
+   30-165 Hz, replays another group's bar for bar over at least 4 bars at mean cosine > 0.9
+   while its sound differs: a solo or an instrumental over the song's chords); segments of one
    recurring group share a label. A recording that is one musical segment (an excerpt)
    is ``verse``.
 """
@@ -40,7 +43,7 @@ from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.ndimage import gaussian_filter1d
 from scipy.signal import find_peaks
 
-from ..audio.features import Features
+from ..audio.features import Features, band_chroma
 from ..conventions import HARMONIX_LABELS
 from ..result import Segment
 from .labelling import decode_labels
@@ -50,6 +53,9 @@ __all__ = ["StructureEstimate", "segment_classic", "silence_bounds"]
 _EMBED = 8
 _MIN_BEATS = 8
 _MAX_REPETITION_BEATS = 3000  # the recurrence plot is n x n; longer inputs use Foote novelty only
+_BASS_HZ = (30.0, 165.0)  # the bass register (B0-E3) whose pitch classes follow the chord roots
+_BASS_MATCH = 0.9  # bar-for-bar bass-line similarity above which two segments share their harmony
+_MIN_HARMONY_BARS = 4
 
 
 def _scaled(x: np.ndarray) -> np.ndarray:
@@ -170,16 +176,61 @@ def _repetition_novelty(emb: np.ndarray, neighbours: float = 0.05, sigma: float 
     return novelty / peak if peak > 0 else novelty
 
 
-def _alignment(a: np.ndarray, b: np.ndarray, max_shift: int = 2) -> float:
-    """Best mean diagonal similarity of two unit-row sequences over shifts up to ``max_shift``."""
-    best = -1.0
-    for s in range(-max_shift, max_shift + 1):
-        lo_a, lo_b = max(0, s), max(0, -s)
-        m = min(len(a) - lo_a, len(b) - lo_b)
-        if m >= 2:
-            best = max(best, float((a[lo_a:lo_a + m] * b[lo_b:lo_b + m]).sum(axis=1).mean()))
-    ratio = min(len(a), len(b)) / max(len(a), len(b))
-    return best * min(1.0, ratio / 0.6)
+def _coverage(a: np.ndarray, b: np.ndarray, reach: int = 4) -> float:
+    """How well two unit-row sequences (beats x D) cover each other, in [-1, 1].
+
+    Beat similarities are averaged along diagonals over ``2 * reach + 1`` beats (a match must
+    hold for a stretch of music, in order), then every beat of ``a`` takes its best match
+    anywhere in ``b`` and vice versa; the result is the mean of the two directions' mean best
+    matches. Segments of different lengths or shifted boundaries still match where their
+    music repeats (half a chorus inside a whole one, a verse cut a bar late), while a segment
+    holding a second, different part matches only in part.
+    """
+    sim = a @ b.T
+    rows, cols = sim.shape
+    padded = np.pad(sim, reach, mode="edge")
+    smooth = sum(padded[reach + k:reach + k + rows, reach + k:reach + k + cols]
+                 for k in range(-reach, reach + 1)) / (2 * reach + 1)
+    return 0.5 * float(smooth.max(axis=1).mean() + smooth.max(axis=0).mean())
+
+
+def _bass_bars(features: Features, bars: np.ndarray) -> np.ndarray:
+    """(len(bars) - 1, 12) bass line per bar: the pitch-class energy of the bass register
+    between consecutive bar times (s), square-root compressed and unit-normalised (level-free), the
+    song's mean removed, unit rows."""
+    edges = np.maximum.accumulate(np.clip(np.round(bars * features.fps).astype(int), 0, features.num_frames))
+    bass = _unit(np.sqrt(np.maximum(_pool(band_chroma(features, *_BASS_HZ), edges), 0)))
+    return _unit(bass - bass.mean(axis=0))
+
+
+def _same_harmony(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether the shorter of two bar sequences (bars x 12) recurs bar for bar inside the longer
+    (best mean similarity over whole-bar placements above :data:`_BASS_MATCH`; both at least
+    :data:`_MIN_HARMONY_BARS` bars)."""
+    short, long_ = (a, b) if len(a) <= len(b) else (b, a)
+    if len(short) < _MIN_HARMONY_BARS:
+        return False
+    return max(float((short * long_[s:s + len(short)]).sum(axis=1).mean())
+               for s in range(len(long_) - len(short) + 1)) > _BASS_MATCH
+
+
+def _harmony_match(features: Features, downbeats: np.ndarray, grid: np.ndarray, cuts: np.ndarray,
+                   groups: np.ndarray, bar: float) -> np.ndarray:
+    """(m,) bool per segment ``cuts[i]..cuts[i + 1]`` (s): its group is heard as one run only and
+    its bass line replays another group's segment bar for bar (:func:`_same_harmony`). Bars run
+    from the downbeats (every 4th time of ``grid`` when there are too few); ``bar`` (s) is the
+    tolerance unit for a bar belonging to a segment."""
+    start, end = float(cuts[0]), float(cuts[-1])
+    bars = downbeats[(downbeats > start - 0.5 * bar) & (downbeats < end - 0.5 * bar)]
+    if len(bars) < _MIN_HARMONY_BARS:
+        bars = grid[::4][:-1]
+    bars = np.r_[bars, end]
+    bass = _bass_bars(features, bars)
+    lines = [bass[(bars[:-1] >= a - 0.25 * bar) & (bars[:-1] < b - 0.25 * bar)] for a, b in zip(cuts[:-1], cuts[1:])]
+    run_starts = np.r_[True, groups[1:] != groups[:-1]]
+    once = {g for g in groups.tolist() if np.sum(run_starts & (groups == g)) == 1}
+    return np.array([groups[i] in once and any(groups[j] != groups[i] and _same_harmony(lines[i], lines[j])
+                                               for j in range(len(groups))) for i in range(len(groups))])
 
 
 def _snap(boundaries: np.ndarray, downbeats: np.ndarray, bar: float) -> np.ndarray:
@@ -241,13 +292,11 @@ def segment_classic(features: Features, beats: np.ndarray, downbeats: np.ndarray
         parts = [(int(a), int(b)) for a, b in zip(idx, idx_end)]
         m = len(parts)
         sim = np.eye(m)
-        sim_chroma = np.eye(m)
         for i in range(m):
             for j in range(i + 1, m):
                 (a0, a1), (b0, b1) = parts[i], parts[j]
-                sc = _alignment(emb_c[a0:a1], emb_c[b0:b1])
-                st = _alignment(emb_t[a0:a1], emb_t[b0:b1])
-                sim_chroma[i, j] = sim_chroma[j, i] = sc
+                sc = _coverage(emb_c[a0:a1], emb_c[b0:b1])
+                st = _coverage(emb_t[a0:a1], emb_t[b0:b1])
                 sim[i, j] = sim[j, i] = 0.5 * (sc + st)
         if m > 1:
             dist = np.clip(1.0 - sim[np.triu_indices(m, 1)], 0, None)
@@ -255,8 +304,7 @@ def segment_classic(features: Features, beats: np.ndarray, downbeats: np.ndarray
         else:
             groups = np.zeros(1, dtype=int)
         seg_loud = np.array([loud[a:b].mean() for a, b in parts])
-        harmony_match = np.array([any(sim_chroma[i, j] > 0.9 and groups[j] != groups[i] for j in range(m))
-                                  for i in range(m)])
+        harmony_match = _harmony_match(features, np.asarray(downbeats, dtype=float), grid, cuts, groups, bar)
         labels = decode_labels(groups, cuts[:-1], cuts[1:], seg_loud, harmony_match)
         for a, b, lab, g in zip(cuts[:-1], cuts[1:], labels, groups):
             if groups_out and groups_out[-1] == g and segments[-1].label == lab:

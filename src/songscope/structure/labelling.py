@@ -21,10 +21,13 @@ probabilities. Each segment's evidence scores a label ``k`` by the sum of
   returning as the outro) counts as not recurring;
 - energy (weak, ``energy_weight``): ``+z`` for chorus, ``-z`` for intro, outro and break, where
   ``z`` is the segment's loudness minus the median, in units of 6 dB, clipped to [-2, 2];
-- harmony match (optional): :data:`HARMONY_BONUS` for solo and inst when the segment's harmony
-  repeats another group's while its sound does not (a solo over the verse chords).
+- harmony match (optional): :data:`HARMONY_BONUS` for solo and inst when the segment is heard
+  once and its harmony (for the classic engine: its bass line, bar for bar) repeats another
+  group's while its sound does not (a solo over the verse chords).
 
-Segments of one repetition group are the same part, so they share a label: the labels of the
+Back-to-back segments of one repetition group are one section: they are decoded as one segment
+(loudness averaged over their length) and share its label. Segments of one repetition group are
+the same part, so they share a label: the labels of the
 (up to ``max_tied``) largest groups that recur inside the music are searched exhaustively, each
 assignment scored by a Viterbi pass with those segments pinned plus, per label,
 ``log P(number of runs | label)``; the best complete path wins. The first and the last segment
@@ -47,8 +50,12 @@ ENERGY_SIGN = {"chorus": 1.0, "intro": -1.0, "outro": -1.0, "break": -1.0}
 #: (P(a recurring part is found recurring), P(a part heard once is found recurring)): the
 #: grouping misses repetitions and makes spurious ones, so the repetition cue is never certain.
 DETECTION = (0.8, 0.15)
-#: log-score added to solo and inst for a segment whose harmony matches another group's
-HARMONY_BONUS = 1.0
+#: log-score added to solo and inst for a non-recurring segment whose bass line replays another
+#: group's bar for bar: log(0.5 / 0.025), reading P(match | solo or inst) as 0.5 (a solo or an
+#: instrumental often runs over a verse's or chorus's changes) and P(match | any other label) as
+#: 0.025 (a bridge brings new harmony); raised from 1.0 once the cue no longer fired on
+#: melody-dominated chroma (the flip point on the development songs lay between 2 and 3)
+HARMONY_BONUS = 3.0
 #: log-score of giving the first or last segment another label than the rest of its group
 EDGE_PENALTY = -2.0
 _K = len(MUSICAL_LABELS)
@@ -127,10 +134,18 @@ def decode_labels(groups: np.ndarray, starts: np.ndarray, ends: np.ndarray, loud
     m = len(groups)
     if m == 1:
         return ["verse"]
-    priors = priors or load_priors()
+    starts, ends, loudness = (np.asarray(x, dtype=float) for x in (starts, ends, loudness))
     match = np.zeros(m, dtype=bool) if harmony_match is None else np.asarray(harmony_match, dtype=bool)
-    evidence = label_evidence(groups, np.asarray(starts, float), np.asarray(ends, float),
-                              np.asarray(loudness, float), match, priors, energy_weight)
+    first = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+    if len(first) < m:  # a part repeated back to back is one section: decode the runs, then expand
+        run = np.cumsum(np.r_[True, groups[1:] != groups[:-1]]) - 1
+        lengths = np.maximum(ends - starts, 1e-9)
+        run_loudness = np.bincount(run, lengths * loudness) / np.bincount(run, lengths)
+        labels = decode_labels(groups[first], starts[first], ends[np.r_[first[1:] - 1, m - 1]], run_loudness,
+                               np.bincount(run, match) > 0, priors, energy_weight, max_tied)
+        return [labels[r] for r in run]
+    priors = priors or load_priors()
+    evidence = label_evidence(groups, starts, ends, loudness, match, priors, energy_weight)
     interior = set(groups[1:-1].tolist())
     recurring = [g for g in dict.fromkeys(groups.tolist()) if _runs(groups, np.array([g])) > 1 and g in interior]
     size = {g: float(np.sum((ends - starts)[groups == g])) for g in recurring}

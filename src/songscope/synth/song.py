@@ -28,9 +28,10 @@ _MINOR_SCALE = (0, 2, 3, 5, 7, 8, 10)
 _PROGRESSIONS = {
     "intro": (0, 4, 0, 4), "verse": (0, 5, 3, 4), "chorus": (3, 4, 0, 0), "bridge": (5, 3, 4, 4),
     "inst": (0, 5, 3, 4), "solo": (0, 5, 3, 4), "break": (3, 3, 0, 0), "outro": (3, 4, 0, 0),
+    "prechorus": (1, 3, 1, 4),
 }
 _LOUDNESS = {"intro": 0.55, "verse": 0.75, "chorus": 1.0, "bridge": 0.8, "inst": 0.85, "solo": 0.9,
-             "break": 0.45, "outro": 0.55}
+             "break": 0.45, "outro": 0.55, "prechorus": 0.85}
 
 
 @dataclass
@@ -58,7 +59,8 @@ class Song:
 
     Attributes:
         tempo: BPM. beats_per_bar: meter numerator. tonic: pitch class (0 = C). minor: mode.
-        form: (label, bars) per section. lead_in, tail: silence before and after (s).
+        form: (label, bars) per section; labels are ``HARMONIX_LABELS`` names or ``prechorus``
+            (a raw name that annotations merge into ``verse``). lead_in, tail: silence before and after (s).
         parts: notes per part (bass, other, optional other_2, vocals); drums: hits.
         subdivision: pulses per beat (2: simple meters; 3: compound, 6/8 has two beats).
     """
