@@ -88,7 +88,13 @@ def track_beats(features: Features, config: DBNConfig = CLASSIC_DBN) -> BeatResu
     three (:func:`~songscope.beats.meter.beat_subdivision`: simple or compound meter), the bar
     periodicity of those beats picks triple or duple meter
     (:func:`~songscope.beats.bars.choose_meter`), and the bar-pointer DBN decodes beats and
-    downbeats jointly within the first pass's dominant tempo range. A recording whose rhythm confidence
+    downbeats jointly within the first pass's dominant tempo range, holding the tempo steadier
+    (:func:`_second_pass_range`). When the kick and bass onsets fall more half-way between
+    those beats than on them (:func:`~songscope.beats.phase.half_beat_ratio` above
+    :data:`~songscope.beats.phase.OFFBEAT_RATIO`: the loudest onsets, hi-hats or an offbeat
+    snare, had pulled the beats half a beat off), the decoded phase is ruled out
+    (:func:`~songscope.beats.phase.offbeat_mask`) and the bars are decoded once more around the
+    half-beats. A recording whose rhythm confidence
     (:func:`~songscope.beats.rhythm.rhythm_confidence`) is below
     :data:`~songscope.beats.rhythm.BEAT_CONFIDENCE_THRESHOLD` gets no beats, meter 0 and no tempo.
 
