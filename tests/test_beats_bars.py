@@ -39,6 +39,18 @@ def test_neutral_cue_leaves_the_beat_evidence_alone():
     assert dens.max() < 1.0
 
 
+def test_extreme_cue_keeps_every_density_positive():
+    # a cue of thousands of standard units (near-constant audio) must not give a density of 0,
+    # whose log (-inf) would turn the decoder's cumulative sums into NaN
+    beat = np.full(400, 0.5)
+    frames = np.arange(20, 380, 40)
+    prob = downbeat_probability(np.where(np.arange(len(frames)) % 2 == 0, 1e4, -1e4), frames, len(beat))
+    dens = downbeat_densities(beat, prob)
+    assert np.all(dens > 0) and np.all(dens < 1)
+    decoded, _ = decode_downbeats(dens, DBNConfig(beats_per_bar=(2,), threshold=0.0), no_beat=1.0 - beat)
+    assert np.all(np.isfinite(decoded))
+
+
 def test_explicit_no_beat_density_is_madmoms_default():
     act = np.random.default_rng(1).uniform(0.0, 0.45, (400, 2))
     default, _ = decode_downbeats(act, DBNConfig(beats_per_bar=(4,), threshold=0.0))

@@ -22,6 +22,7 @@ weighs them against the beat evidence and the meter.
 from __future__ import annotations
 
 import numpy as np
+from scipy.special import expit
 
 from ..audio.features import Features
 
@@ -30,6 +31,7 @@ __all__ = ["beat_synchronous", "choose_meter", "downbeat_cue", "downbeat_densiti
 
 _BASS_HZ = 160.0
 _PRIOR = 0.3  # share of beats that are downbeats, between 3/4 and 4/4 (1/3 and 1/4)
+_PROB_FLOOR = 1e-3
 
 
 def beat_synchronous(x: np.ndarray, frames: np.ndarray) -> np.ndarray:
@@ -95,7 +97,9 @@ def downbeat_cue(features: Features, low_flux: np.ndarray, frames: np.ndarray) -
 
 def downbeat_probability(cue: np.ndarray, frames: np.ndarray, num_frames: int) -> np.ndarray:
     """(T,) probability that a beat at each frame is a downbeat: each beat's
-    ``sigmoid(cue + logit(prior))`` on the frames within a quarter beat of it, the prior elsewhere.
+    ``sigmoid(cue + logit(prior))`` on the frames within a quarter beat of it, the prior elsewhere;
+    kept within [:data:`_PROB_FLOOR`, 1 - :data:`_PROB_FLOOR`] (a cue of many standard units, as
+    near-constant audio gives, must not make a density exactly 0, whose log breaks the decoder).
 
     Args:
         cue: (N,) :func:`downbeat_cue`. frames: (N,) beat frames. num_frames: T.
@@ -103,7 +107,8 @@ def downbeat_probability(cue: np.ndarray, frames: np.ndarray, num_frames: int) -
     prob = np.full(num_frames, _PRIOR)
     if len(frames) > 1:
         reach = max(1, int(0.25 * np.median(np.diff(frames))))
-        for f, p in zip(frames, 1.0 / (1.0 + np.exp(-(cue + np.log(_PRIOR / (1.0 - _PRIOR)))))):
+        probs = np.clip(expit(cue + np.log(_PRIOR / (1.0 - _PRIOR))), _PROB_FLOOR, 1.0 - _PROB_FLOOR)
+        for f, p in zip(frames, probs):
             prob[max(f - reach, 0):f + reach + 1] = p
     return prob
 

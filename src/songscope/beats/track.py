@@ -11,8 +11,9 @@ from ..audio.features import Features
 from ..result import BeatResult
 from .activations import audible_frames, beat_activation, onset_strength
 from .bars import choose_meter, downbeat_cue, downbeat_densities, downbeat_probability
-from .dbn import DBNConfig, decode_beats, decode_downbeats
+from .dbn import DBNConfig, DecodedPath, TempoPrior, decode_beats, decode_downbeats
 from .meter import beat_subdivision
+from .phase import OFFBEAT_RATIO, half_beat_ratio, offbeat_mask
 from .rhythm import BEAT_CONFIDENCE_THRESHOLD, rhythm_confidence
 from .tempo import bpm_from_beats, comb_tempo_prior
 
@@ -25,6 +26,9 @@ __all__ = ["CLASSIC_DBN", "classic_dbn", "dbn_with_settings", "track_beats"]
 CLASSIC_DBN = DBNConfig(beats_per_bar=(2, 3, 4), min_bpm=55.0, max_bpm=215.0, num_tempi=60, threshold=0.05)
 #: tempo range of the second pass: the first pass's dominant tempo times or divided by this
 _TEMPO_MARGIN = 1.2
+#: cost (nats) of a one-frame change of the beat interval in the second pass: its tempo-change
+#: penalty is this times the dominant beat interval in frames (see :func:`_second_pass_range`)
+FRAME_STEP_COST = 20.0
 
 
 def dbn_with_settings(base: DBNConfig, settings: Mapping[str, Any]) -> DBNConfig:
@@ -59,11 +63,19 @@ def _dominant_bpm(beats: np.ndarray) -> float:
 
 def _second_pass_range(beats: np.ndarray, config: DBNConfig) -> DBNConfig:
     """``config`` with its tempo range narrowed to the first pass's dominant tempo
-    (:func:`_dominant_bpm`) widened by :data:`_TEMPO_MARGIN` either way."""
+    (:func:`_dominant_bpm`) widened by :data:`_TEMPO_MARGIN` either way, and its tempo held
+    steadier: the tempo-change penalty ``lambda`` makes a change of the beat interval from ``k``
+    to ``k'`` frames cost ``lambda * |k'/k - 1|`` nats, and it is set (never below the config's)
+    so that a one-frame change at the dominant interval costs :data:`FRAME_STEP_COST`. Madmom's
+    100 lets a loud section whose onsets fall between the beats pull the beats half a beat off
+    through a brief tempo change; a much stiffer penalty would forbid what a steady tempo between
+    two integer intervals needs (alternating between them)."""
     bpm = _dominant_bpm(beats)
     min_bpm = max(config.min_bpm, bpm / _TEMPO_MARGIN)
     max_bpm = min(config.max_bpm, bpm * _TEMPO_MARGIN)
-    return replace(config, min_bpm=min_bpm, max_bpm=max(max_bpm, min_bpm * 1.05))
+    stiff = FRAME_STEP_COST * 60.0 * config.fps / bpm
+    return replace(config, min_bpm=min_bpm, max_bpm=max(max_bpm, min_bpm * 1.05),
+                   transition_lambda=max(config.transition_lambda, stiff))
 
 
 def track_beats(features: Features, config: DBNConfig = CLASSIC_DBN) -> BeatResult:
@@ -76,7 +88,13 @@ def track_beats(features: Features, config: DBNConfig = CLASSIC_DBN) -> BeatResu
     three (:func:`~songscope.beats.meter.beat_subdivision`: simple or compound meter), the bar
     periodicity of those beats picks triple or duple meter
     (:func:`~songscope.beats.bars.choose_meter`), and the bar-pointer DBN decodes beats and
-    downbeats jointly within the first pass's dominant tempo range. A recording whose rhythm confidence
+    downbeats jointly within the first pass's dominant tempo range, holding the tempo steadier
+    (:func:`_second_pass_range`). When the kick and bass onsets fall more half-way between
+    those beats than on them (:func:`~songscope.beats.phase.half_beat_ratio` above
+    :data:`~songscope.beats.phase.OFFBEAT_RATIO`: the loudest onsets, hi-hats or an offbeat
+    snare, had pulled the beats half a beat off), the decoded phase is ruled out
+    (:func:`~songscope.beats.phase.offbeat_mask`) and the bars are decoded once more around the
+    half-beats. A recording whose rhythm confidence
     (:func:`~songscope.beats.rhythm.rhythm_confidence`) is below
     :data:`~songscope.beats.rhythm.BEAT_CONFIDENCE_THRESHOLD` gets no beats, meter 0 and no tempo.
 
@@ -93,15 +111,38 @@ def track_beats(features: Features, config: DBNConfig = CLASSIC_DBN) -> BeatResu
     if len(first) < 3:
         joint = np.stack([beat, np.zeros_like(beat)], axis=1)
         return BeatResult(np.empty(0), np.empty(0, dtype=int), 0, None, joint, features.fps, confidence)
-    frames = np.round(first * features.fps).astype(np.int64)
-    prob = downbeat_probability(downbeat_cue(features, flux[:, 0], frames), frames, len(beat))
+    second = _second_pass_range(first, config)
     subdivision = beat_subdivision(flux.sum(axis=1), first, features.fps)
-    second = replace(_second_pass_range(first, config),
-                     beats_per_bar=choose_meter(features, flux, frames, config.beats_per_bar, subdivision))
-    decoded, path = decode_downbeats(downbeat_densities(beat, prob), second, prior, no_beat=1.0 - beat)
+    decoded, path, prob = _decode_bars(features, flux, beat, first, second, prior, subdivision)
+    if len(decoded) > 2 and half_beat_ratio(flux[:, 0], decoded[:, 0], features.fps) > OFFBEAT_RATIO:
+        beat = beat * offbeat_mask(decoded[:, 0], features.fps, len(beat))
+        half = 0.5 * (decoded[:-1, 0] + decoded[1:, 0])
+        decoded, path, prob = _decode_bars(features, flux, beat, half, second, prior, subdivision)
     joint = np.stack([beat * (1.0 - prob), beat * prob], axis=1)
     beats = decoded[:, 0] if len(decoded) else np.empty(0)
     positions = decoded[:, 1].astype(int) if len(decoded) else np.empty(0, dtype=int)
     meter = path.num_beats if path is not None and len(beats) else 0
     return BeatResult(beats, positions, meter, bpm_from_beats(beats), joint, features.fps, confidence,
                       subdivision if meter else 2)
+
+
+def _decode_bars(features: Features, flux: np.ndarray, beat: np.ndarray, beats: np.ndarray, config: DBNConfig,
+                 prior: TempoPrior, subdivision: int) -> tuple[np.ndarray, DecodedPath | None, np.ndarray]:
+    """The joint beat and downbeat decoding around provisional ``beats`` (s): the downbeat cue
+    measured between them, the meter from their bar periodicity, then the bar-pointer DBN.
+
+    Args:
+        features: frame features. flux: (T, 3) band onset strength. beat: (T,) beat activation.
+        beats: (N,) provisional beat times (s). config: decoder settings (tempo range, meters).
+        prior: the recording's tempo preference. subdivision: 2 (simple) or 3 (compound beat).
+
+    Returns:
+        ``(decoded, path, prob)``: (M, 2) beat times and bar positions, the winning meter's
+        path, and the (T,) downbeat probability.
+    """
+    frames = np.round(beats * features.fps).astype(np.int64)
+    prob = downbeat_probability(downbeat_cue(features, flux[:, 0], frames), frames, len(beat))
+    meters = choose_meter(features, flux, frames, config.beats_per_bar, subdivision)
+    decoded, path = decode_downbeats(downbeat_densities(beat, prob), replace(config, beats_per_bar=meters), prior,
+                                     no_beat=1.0 - beat)
+    return decoded, path, prob
