@@ -90,8 +90,12 @@ def prepare_corpus(synth: Path, works: int, versions: int, jobs: int) -> Path:
 
 
 def heldout_list(features: Path) -> Path:
-    """``heldout.txt``: the original recordings (no speed variant) of the works held out whole."""
+    """``heldout.txt``: the original recordings (no speed variant) of the works held out whole;
+    exits when any line of ``train.txt`` or ``val.txt`` belongs to one of those works."""
     held = {json.loads(line) for line in (features / "test-only-work-ids.txt").read_text().split()}
+    seen = {row["work_id"] for name in ("train.txt", "val.txt") for row in read_list(features / name)}
+    if held & seen:
+        sys.exit(f"held-out works {sorted(held & seen)} are in train.txt or val.txt")
     rows = [row for row in read_list(features / "test.txt")
             if row["work_id"] in held and not row["perf"].startswith("sp_")]
     return write_list(features / "heldout.txt", rows)
@@ -99,11 +103,11 @@ def heldout_list(features: Path) -> Path:
 
 def score(model: Path, heldout: Path) -> dict[str, dict[str, float]]:
     """mAP / MR1 / P@10 of the exported model on the held-out recordings, three ways: chunked
-    (the smallest distance between chunks), the first chunk's embedding, and the mean of the
-    chunks' unit embeddings (re-normalised): one vector per recording either way."""
-    from songscope.covers.embedding import network_input, unit_embeddings
-    from songscope.covers.features import chunk_features, mean_pool
-    from songscope.covers.training import chunk_starts, read_items, testset_metrics
+    (the smallest distance between chunks), the first chunk's embedding (CoverHunterMPS's
+    ``identify``), and the mean of the chunks' unit embeddings (re-normalised; the engine's
+    embedding): one vector per recording for the last two."""
+    from songscope.covers.embedding import embed_features, network_input, unit_embeddings
+    from songscope.covers.training import read_items, testset_metrics
     from songscope.evaluate.metrics import cover_metrics
     from songscope.models import load_engine
 
@@ -113,13 +117,7 @@ def score(model: Path, heldout: Path) -> dict[str, dict[str, float]]:
     works = [item.work_id for item in items]
     chunked = testset_metrics(net, items, None, config)
     first = unit_embeddings(net, np.stack([network_input(np.load(item.feat), config) for item in items]))
-    means = []
-    for item in items:
-        features = np.load(item.feat)
-        inputs = [mean_pool(chunk_features(features, config.chunk_input_frames, start), config.mean_size)
-                  for start in chunk_starts(item, config)]
-        means.append(unit_embeddings(net, np.stack(inputs)).mean(axis=0))
-    mean = np.stack(means) / np.linalg.norm(means, axis=1, keepdims=True)
+    mean = np.stack([embed_features(net, np.load(item.feat), item.seconds) for item in items])
     return {name: {k: round(v, 4) for k, v in metrics.items()} for name, metrics in
             (("chunked", chunked), ("first_chunk", cover_metrics(1.0 - first @ first.T, works)),
              ("mean_of_chunks", cover_metrics(1.0 - mean @ mean.T, works)))}

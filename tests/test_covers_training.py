@@ -25,8 +25,9 @@ yaml = pytest.importorskip("yaml")
 from songscope.covers.dataset import (SplitSettings, parse_line, prepare_features, read_data_hparams,  # noqa: E402
                                       read_list, split_by_work)
 from songscope.covers.train_config import CoverHunterTrainConfig, SpecAugment  # noqa: E402
+from songscope.covers.train_config import spec_augment  # noqa: E402
 from songscope.covers.training import (WorkBatches, fit, random_erase, read_items, roll_pitch,  # noqa: E402
-                                       train_coverhunter)
+                                       time_stretch, train_coverhunter)
 from songscope.covers.tune import experiments, format_summary, run_metrics, slope, summarize  # noqa: E402
 from songscope.covers.prod import prod_coverhunter, stratified_folds  # noqa: E402
 from songscope.errors import ConfigError, InputError  # noqa: E402
@@ -208,6 +209,31 @@ def test_roll_pitch_and_random_erase_do_what_they_say():
     assert 10 * 3 <= changed.sum() <= 3 * 10 * 3  # three 10 x 3 blocks, overlapping or not
     rows, cols = np.nonzero(changed)
     assert features.shape == erased.shape and rows.max() < 40 and cols.max() < 12
+
+
+def test_uniform_roll_and_time_stretch_cover_transpositions_and_tempo_changes(corpus):
+    features = np.arange(40 * 12, dtype=np.float32).reshape(40, 12) - 500
+    rolled = {tuple(roll_pitch(features, 3, np.random.default_rng(seed), "uniform")[0]) for seed in range(80)}
+    assert rolled == {tuple(np.roll(features, s, axis=1)[0]) for s in range(-3, 4)}
+    # a ramp read at another tempo stays a ramp with the slope scaled; the ends are kept
+    ramp = np.repeat(np.linspace(-90.0, -10.0, 50)[:, None], 4, axis=1)
+    faster = time_stretch(ramp, 40)
+    assert faster.shape == (40, 4) and np.allclose(np.diff(faster[:, 0]), 80 / 49 * 50 / 40, atol=1e-4)
+    assert faster[0, 0] >= -90 and faster[-1, 0] <= -10 and np.allclose(time_stretch(ramp, 50), ramp)
+    aug = spec_augment({"time_stretch": {"prob": 1.0, "range": [0.5, 0.5]},
+                        "roll_pitch": {"prob": 1.0, "shift_num": 2, "method": "uniform"}})
+    assert (aug.stretch_prob, aug.stretch_range, aug.roll_method, aug.shift_num) == (1.0, (0.5, 0.5), "uniform", 2)
+    # a batch under stretch keeps the chunk lengths of the epoch
+    config = _config(corpus[0], _feat(corpus), "stretch", spec_augmentation={"time_stretch": {"prob": 1.0,
+                                                                                               "range": [0.5, 0.5]}})
+    items = read_items(config.hparams.train_path)
+    stretched = WorkBatches(items, config.hparams, config.augment, seed=2)
+    assert stretched[0][0].shape[1] in (30, 20) and torch.isfinite(stretched[0][0]).all()
+    for bad, message in [({"time_stretch": {"prob": 0.5, "range": [1.2, 0.8]}}, "range must be"),
+                         ({"time_stretch": {"speed": 2}}, "unknown setting 'speed'"),
+                         ({"roll_pitch": {"method": "low_melody"}}, "'uniform'")]:
+        with pytest.raises(ConfigError, match=message):
+            spec_augment(bad)
 
 
 def test_training_lowers_the_loss_and_exports_a_model_the_registry_loads(corpus, tmp_path):

@@ -50,15 +50,22 @@ _TESTSET_PATH_KEYS = ("query_path", "ref_path", "query_in_ref_path")
 @dataclass(frozen=True)
 class SpecAugment:
     """``spec_augmentation``: ``roll_pitch`` (with probability ``roll_prob``, rotate the bins by
-    -``shift_num``, 0 or +``shift_num``, wrapping around: their ``default`` method) and
-    ``random_erase`` (with probability ``erase_prob``, ``erase_num`` blocks of ``region_size`` =
-    (time, frequency) fractions of the chunk set to one random level in [-128, 0) dB)."""
+    -``shift_num``, 0 or +``shift_num``, wrapping around: their ``default`` method; songscope's
+    ``uniform`` method rotates by any whole number of bins from -``shift_num`` to +``shift_num``,
+    e.g. 6 for every transposition with 12 bins per octave), ``random_erase`` (with probability
+    ``erase_prob``, ``erase_num`` blocks of ``region_size`` = (time, frequency) fractions of the
+    chunk set to one random level in [-128, 0) dB) and songscope's ``time_stretch`` (with
+    probability ``stretch_prob``, a chunk read from ``r`` times as many frames and resampled to
+    the chunk's length, ``r`` log-uniform in ``stretch_range``: a tempo change of 1 / ``r``)."""
 
     roll_prob: float = 0.0
     shift_num: int = 12
     erase_prob: float = 0.0
     erase_num: int = 4
     region_size: tuple[float, float] = (0.25, 0.1)
+    roll_method: str = "default"
+    stretch_prob: float = 0.0
+    stretch_range: tuple[float, float] = (1.0, 1.0)
 
 
 def spec_augment(settings: Mapping[str, Any]) -> SpecAugment:
@@ -68,25 +75,31 @@ def spec_augment(settings: Mapping[str, Any]) -> SpecAugment:
         ConfigError: an unknown section or key, a ``roll_pitch`` method other than ``default``
             (``low_melody`` and ``flex_melody`` are not implemented), values out of range.
     """
-    unknown = set(settings) - {"roll_pitch", "random_erase"}
+    unknown = set(settings) - {"roll_pitch", "random_erase", "time_stretch"}
     if unknown:
-        raise ConfigError(f"spec_augmentation: unknown section {sorted(unknown)[0]!r} (known: random_erase, roll_pitch)")
+        raise ConfigError(f"spec_augmentation: unknown section {sorted(unknown)[0]!r} "
+                          "(known: random_erase, roll_pitch, time_stretch)")
     roll = dict(settings.get("roll_pitch") or {})
     erase = dict(settings.get("random_erase") or {})
+    stretch = dict(settings.get("time_stretch") or {})
     method = roll.pop("method", "default")
-    if method != "default":
+    if method not in ("default", "uniform"):
         raise ConfigError(f"spec_augmentation.roll_pitch.method {method!r} is not supported; songscope has "
-                          "'default' (CoverHunter's rotation)")
-    values = {"roll_prob": roll.pop("prob", 0.0), "shift_num": roll.pop("shift_num", 12),
+                          "'default' (CoverHunter's rotation) and 'uniform'")
+    values = {"roll_prob": roll.pop("prob", 0.0), "shift_num": roll.pop("shift_num", 12), "roll_method": method,
               "erase_prob": erase.pop("prob", 0.0), "erase_num": erase.pop("erase_num", 4),
-              "region_size": tuple(erase.pop("region_size", (0.25, 0.1)))}
-    if roll or erase:
-        raise ConfigError(f"spec_augmentation: unknown setting {sorted({**roll, **erase})[0]!r}")
+              "region_size": tuple(erase.pop("region_size", (0.25, 0.1))),
+              "stretch_prob": stretch.pop("prob", 0.0), "stretch_range": tuple(stretch.pop("range", (1.0, 1.0)))}
+    if roll or erase or stretch:
+        raise ConfigError(f"spec_augmentation: unknown setting {sorted({**roll, **erase, **stretch})[0]!r}")
     aug = build_config(SpecAugment, values, "spec_augmentation")
-    if not (0 <= aug.roll_prob <= 1 and 0 <= aug.erase_prob <= 1 and aug.shift_num >= 0 and aug.erase_num >= 0
+    if not (0 <= aug.roll_prob <= 1 and 0 <= aug.erase_prob <= 1 and 0 <= aug.stretch_prob <= 1
+            and aug.shift_num >= 0 and aug.erase_num >= 0
             and len(aug.region_size) == 2 and all(0 <= f <= 1 for f in aug.region_size)):
         raise ConfigError("spec_augmentation: probabilities and region_size fractions must be in [0, 1], "
                           "shift_num and erase_num not negative")
+    if not (len(aug.stretch_range) == 2 and 0 < aug.stretch_range[0] <= aug.stretch_range[1]):
+        raise ConfigError("spec_augmentation.time_stretch.range must be [low, high] with 0 < low <= high")
     return aug
 
 

@@ -41,13 +41,13 @@ from ..models.container import Checkpoint, save_checkpoint
 from ..train.loop import TrainResult, best_state, train_loop
 from .config import CoverHunterConfig
 from .dataset import read_list
-from .embedding import unit_embeddings
+from .embedding import chunk_starts_of, unit_embeddings
 from .features import chunk_features, mean_pool
 from .model import CoverHunterNet
 from .train_config import CoverHunterTrainConfig, SpecAugment, steps_per_epoch
 
 __all__ = ["Item", "Validation", "WorkBatches", "chunk_starts", "export_model", "fit", "load_testsets", "random_erase",
-           "read_items", "read_lists", "roll_pitch", "testset_metrics", "train_coverhunter"]
+           "read_items", "read_lists", "roll_pitch", "testset_metrics", "time_stretch", "train_coverhunter"]
 
 _ERASE_FLOOR_DB = -128.0
 _VAL_STREAM, _ORDER_STREAM = 7, 11
@@ -101,10 +101,24 @@ def read_items(path: str | Path, hop_seconds: float = 0.04) -> list[Item]:
     return items
 
 
-def roll_pitch(features: np.ndarray, shift_num: int, rng: np.random.Generator) -> np.ndarray:
+def roll_pitch(features: np.ndarray, shift_num: int, rng: np.random.Generator, method: str = "default") -> np.ndarray:
     """CoverHunter's pitch roll: the bins of ``features`` (T, F) rotated by -``shift_num``, 0 or
-    +``shift_num`` (equally likely), wrapping around. Returns a new (T, F) array."""
-    return np.roll(features, int(rng.integers(-1, 2)) * shift_num, axis=1)
+    +``shift_num`` (equally likely; ``method="uniform"``: by any whole number of bins from
+    -``shift_num`` to +``shift_num``, equally likely), wrapping around. Returns a new (T, F) array."""
+    shift = int(rng.integers(-shift_num, shift_num + 1)) if method == "uniform" else \
+        int(rng.integers(-1, 2)) * shift_num
+    return np.roll(features, shift, axis=1)
+
+
+def time_stretch(features: np.ndarray, frames: int) -> np.ndarray:
+    """``features`` (T, F) resampled to ``frames`` frames (frame centres spread evenly, linear
+    interpolation between neighbours): a tempo change by T / ``frames``. Returns (frames, F) float32."""
+    source = len(features)
+    at = np.clip((np.arange(frames) + 0.5) * source / frames - 0.5, 0.0, source - 1.0)
+    left = np.floor(at).astype(int)
+    right = np.minimum(left + 1, source - 1)
+    weight = (at - left)[:, None]
+    return ((1.0 - weight) * features[left] + weight * features[right]).astype(np.float32)
 
 
 def random_erase(features: np.ndarray, count: int, region: tuple[float, float],
@@ -126,15 +140,26 @@ def random_erase(features: np.ndarray, count: int, region: tuple[float, float],
 def _augmented(features: np.ndarray, aug: SpecAugment, rng: np.random.Generator) -> np.ndarray:
     """``spec_augmentation`` in their order: the pitch roll, then the erase, each with its probability."""
     if rng.random() < aug.roll_prob:
-        features = roll_pitch(features, aug.shift_num, rng)
+        features = roll_pitch(features, aug.shift_num, rng, aug.roll_method)
     if rng.random() < aug.erase_prob:
         features = random_erase(features, aug.erase_num, aug.region_size, rng)
     return features
 
 
-def _chunk(item: Item, frames: int, start: int, mean_size: int) -> np.ndarray:
-    """The network input (frames // mean_size, F) of ``frames`` feature frames from ``start``."""
-    return mean_pool(chunk_features(np.load(item.feat, mmap_mode="r"), frames, start), mean_size)
+def _chunk(item: Item, frames: int, start: int, mean_size: int, source: int | None = None) -> np.ndarray:
+    """The network input (frames // mean_size, F) of ``frames`` feature frames from ``start``
+    (``source`` frames from ``start`` resampled to ``frames``, when given: :func:`time_stretch`)."""
+    features = chunk_features(np.load(item.feat, mmap_mode="r"), source or frames, start)
+    return mean_pool(features if source is None else time_stretch(features, frames), mean_size)
+
+
+def _stretched_frames(frames: int, aug: SpecAugment, rng: np.random.Generator) -> int | None:
+    """Frames to read for a chunk of ``frames`` under ``time_stretch`` (None: no stretch); draws
+    nothing when its probability is 0, so runs without it read the same random numbers."""
+    if aug.stretch_prob <= 0 or rng.random() >= aug.stretch_prob:
+        return None
+    low, high = np.log(aug.stretch_range[0]), np.log(aug.stretch_range[1])
+    return max(1, int(round(frames * float(np.exp(rng.uniform(low, high))))))
 
 
 def _random_start(item: Item, frames: int, draw: float) -> int:
@@ -184,8 +209,10 @@ class WorkBatches:
         inputs, labels = [], []
         for line in self.lines(index):
             item = self.items[line]
-            start = item.start if self.config.mode == "defined" else _random_start(item, frames, rng.random())
-            inputs.append(_augmented(_chunk(item, frames, start, self.config.mean_size), self.aug, rng))
+            draw = rng.random()
+            source = _stretched_frames(frames, self.aug, rng)
+            start = item.start if self.config.mode == "defined" else _random_start(item, source or frames, draw)
+            inputs.append(_augmented(_chunk(item, frames, start, self.config.mean_size, source), self.aug, rng))
             labels.append(item.work_id)
         return torch.from_numpy(np.stack(inputs).astype(np.float32)), torch.tensor(labels, dtype=torch.long)
 
@@ -193,15 +220,8 @@ class WorkBatches:
 def chunk_starts(item: Item, config: CoverHunterConfig) -> list[int]:
     """Start frames of a recording's evaluation chunks: every ``chunk_frame[0] * mean_size``
     frames (``chunk_s`` seconds) while the chunk ends before ``dur_s``, and always the first
-    (their ``_cut_one_line_with_dur``)."""
-    frames = config.chunk_input_frames
-    per_second = 1.0 / float(config.cqt.get("hop_size", 0.04))
-    seconds = frames / per_second
-    starts, at = [0], seconds
-    while at + seconds < item.seconds:
-        starts.append(int(at * per_second))
-        at += seconds
-    return starts
+    (their ``_cut_one_line_with_dur``; :func:`~songscope.covers.embedding.chunk_starts_of`)."""
+    return chunk_starts_of(item.seconds, config)
 
 
 def _chunk_embeddings(net: CoverHunterNet, items: Sequence[Item], config: CoverHunterConfig,
