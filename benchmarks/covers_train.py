@@ -52,7 +52,7 @@ from songscope.covers.train_config import CoverHunterTrainConfig, steps_per_epoc
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_RATE = 16000
-WORKS, VERSIONS = 61, 4
+WORKS, VERSIONS = 105, 4
 
 
 def _render_work(args: tuple[Path, int, int, int]) -> list[tuple[str, str]]:
