@@ -29,8 +29,7 @@ yaml = pytest.importorskip("yaml")
 
 from songscope.audio.signal import Audio, View  # noqa: E402
 from songscope.covers.config import CoverHunterConfig, read_hparams  # noqa: E402
-from songscope.covers.embedding import (chunk_starts_of, embed_features, net_from_checkpoint,  # noqa: E402
-                                       network_input, unit_embeddings)
+from songscope.covers.embedding import net_from_checkpoint, network_input  # noqa: E402
 from songscope.covers.features import csi_features  # noqa: E402
 from songscope.covers.losses import CenterLoss, FocalLoss, HardTripletLoss  # noqa: E402
 from songscope.covers.model import CoverHunterNet  # noqa: E402
@@ -167,23 +166,6 @@ def test_the_family_embeds_a_recording_through_the_registry(reference):
     assert "\n" not in str(caught.value)
     with pytest.raises(ConfigError, match="a covers model"):
         load_engine("key", str(MAIN))
-
-
-def test_a_longer_recording_is_embedded_as_the_mean_of_its_chunks():
-    net = net_from_checkpoint(read_checkpoint(MAIN))
-    config, n = net.config, net.config.chunk_input_frames
-    features = np.random.default_rng(0).uniform(-80, 0, size=(2 * n + 40, 96)).astype(np.float32)
-    seconds = len(features) * 0.04
-    assert chunk_starts_of(seconds, config) == [0, n]  # the last 40 frames make no whole chunk
-    first, second = (unit_embeddings(net, network_input(features[start:], config)[None])[0] for start in (0, n))
-    whole = embed_features(net, features, seconds)
-    assert np.abs(whole - (first + second) / np.linalg.norm(first + second)).max() < 1e-5
-    assert np.abs(whole - first).max() > 1e-2 and abs(np.linalg.norm(whole) - 1) < 1e-6
-    # the chunks' order does not matter; a recording of one chunk keeps their first-chunk embedding
-    swapped = np.concatenate([features[n:2 * n], features[:n], features[2 * n:]])
-    assert np.abs(embed_features(net, swapped, seconds) - whole).max() < 1e-5
-    short = features[: n + 20]
-    assert np.abs(embed_features(net, short, len(short) * 0.04) - first).max() < 1e-6
 
 
 def test_hparams_keys_build_the_model_and_mistakes_are_one_line_errors():

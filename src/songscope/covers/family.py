@@ -3,8 +3,7 @@
 - ``classic`` (``-m classic``, no weights): 2D Fourier transform magnitude fingerprints of
   beat-synchronous chroma, and Qmax re-ranking (:mod:`songscope.covers.classic`);
 - ``coverhunter``: CoverHunter (CoverHunterMPS) checkpoints. Its engine reads the mono 16 kHz
-  mixture and returns the recording's unit-length embedding, the mean of its chunks'
-  (:mod:`songscope.covers.embedding`).
+  mixture and returns the recording's unit-length embedding (:mod:`songscope.covers.embedding`).
   Files come as songscope containers or as CoverHunterMPS's ``g_XXXXXXXX`` + ``hparams.yaml``
   (:mod:`songscope.models.converters.coverhunter`). It trains (:mod:`songscope.covers.training`),
   tunes (:mod:`songscope.covers.tune`) and trains for production (:mod:`songscope.covers.prod`)
@@ -34,7 +33,7 @@ def _load_classic(name: str, checkpoint: Any, device: str | None, settings: Mapp
 
 @dataclass
 class CoverHunterEngine:
-    """Engine: mono 16 kHz -> :class:`~songscope.result.CoverEmbedding` (the mean of its chunks' embeddings)."""
+    """Engine: mono 16 kHz -> :class:`~songscope.result.CoverEmbedding` (one chunk from the start)."""
 
     name: str
     net: Any
@@ -44,8 +43,7 @@ class CoverHunterEngine:
     uses_stems: bool = False
 
     def predict(self, audio: Audio) -> CoverEmbedding:
-        """The recording's unit embedding (embed_dim,) float32 (:func:`~songscope.covers.embedding.embed_signal`);
-        ``frames`` is None.
+        """The recording's unit embedding (embed_dim,) float32; ``frames`` is None (one chunk).
 
         Raises:
             AudioError: shorter than the CQT's reach (0.512 s), or a zero embedding.

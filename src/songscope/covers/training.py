@@ -41,7 +41,7 @@ from ..models.container import Checkpoint, save_checkpoint
 from ..train.loop import TrainResult, best_state, train_loop
 from .config import CoverHunterConfig
 from .dataset import read_list
-from .embedding import chunk_starts_of, unit_embeddings
+from .embedding import unit_embeddings
 from .features import chunk_features, mean_pool
 from .model import CoverHunterNet
 from .train_config import CoverHunterTrainConfig, SpecAugment, steps_per_epoch
@@ -220,8 +220,15 @@ class WorkBatches:
 def chunk_starts(item: Item, config: CoverHunterConfig) -> list[int]:
     """Start frames of a recording's evaluation chunks: every ``chunk_frame[0] * mean_size``
     frames (``chunk_s`` seconds) while the chunk ends before ``dur_s``, and always the first
-    (their ``_cut_one_line_with_dur``; :func:`~songscope.covers.embedding.chunk_starts_of`)."""
-    return chunk_starts_of(item.seconds, config)
+    (their ``_cut_one_line_with_dur``)."""
+    frames = config.chunk_input_frames
+    per_second = 1.0 / float(config.cqt.get("hop_size", 0.04))
+    seconds = frames / per_second
+    starts, at = [0], seconds
+    while at + seconds < item.seconds:
+        starts.append(int(at * per_second))
+        at += seconds
+    return starts
 
 
 def _chunk_embeddings(net: CoverHunterNet, items: Sequence[Item], config: CoverHunterConfig,
