@@ -14,44 +14,44 @@ cosine distance between 20 s chunks), with the engine's one embedding per record
 chunk), and with the mean of its chunks' embeddings. Prints one JSON object (with the training
 CPU time and the per-epoch curve).
 
-Measured (configs/covers_cpu.yaml, one torch thread, nice 10, shared 2-core machine):
-``python benchmarks/covers_train.py --works 105 --jobs 2``, with ``max_epochs: 20`` and then run
-again with ``max_epochs: 40`` (the loop resumes from ``last.pt``; the schedule counts steps, so
-this is one 40-epoch run). 105 works x 4 versions x 3 speeds = 1260 feature lines (900 train, 90
-val, 270 test); 15 works held out whole (60 recordings; none of their lines, by work id or name,
-in train or val), 90 works trained on; 311k parameters; 84 steps of batch 32 an epoch. Training
-3360 steps: 650 + 509 = 1159 CPU-s (946 + 537 s wall; the machine was quieter for the second
-half). Best validation loss 0.37 at epoch 39 (the exported model). Held-out:
-chunked mAP 0.552, MR1 2.60, P@10 0.238; first chunk (the engine's embedding) mAP 0.666, MR1 1.67,
-P@10 0.257; mean of chunks mAP 0.654, MR1 1.95, P@10 0.250 (P@10 is at most 0.30: 3 other
-versions per work). At 20 epochs (best = last): chunked 0.535, first chunk 0.571, mean of chunks
-0.555. Held-out mAP (chunked) per epoch: 0.15 0.17 0.18 0.19 0.22 0.25 0.32 0.39 0.36 0.42 |
-0.42 0.43 0.47 0.47 0.49 0.50 0.49 0.48 0.53 0.54 | 0.48 0.53 0.54 0.54 0.55 0.58 0.54 0.55 0.55
-0.53 | 0.57 0.59 0.55 0.54 0.57 0.58 0.59 0.57 0.55 0.52, while the validation loss fell from 5.0 to
-0.37-0.5: it levels off at ~0.55 from epoch 25 (the held-out set is larger than before, 15 works
-against 9, so the numbers are not comparable with the 61-work run). Target 0.90 not reached:
-the training works are fitted (validation loss keeps falling) but the embedding carries over to
-new works only to ~0.55 (chunked) / 0.67 (first chunk) mAP. Learning per step was slower than with
-61 works (logged train focal loss 3.3 at step 420 against 1.8 at step 432; each work is drawn less
-often), and the
-CPU share left no room for more epochs or ~200 works, so whether more works would lift the
-plateau is not settled by these runs.
-The mean of chunks beat the first chunk in the 61-work run (0.715 against 0.681) but not here
-(0.654 against 0.666), so the engine keeps CoverHunterMPS's first-chunk embedding.
-(Works 0-39 of the earlier corpus, 44.1 kHz renders resampled to 16 kHz, were deleted with their
-worktree; this run rendered them again at 16 kHz with ``_render_work``, as the script does.)
+Measured (configs/covers_cpu.yaml as committed, one torch thread, nice 10, shared 2-core machine):
+105 works x 4 versions x 3 speeds = 1260 feature lines (900 train, 90 val, 270 test); 15 works
+held out whole (60 recordings; none of their lines, by work id or name, in train or val), 90
+works trained on; 311k parameters; 84 steps of batch 32 an epoch, 40 epochs = 3360 steps.
+Run as 20 epochs and then resumed to 40 (the loop resumes from ``last.pt`` and draws the same
+batches; the schedule counts steps), through ``train_coverhunter`` on this script's features
+and ``heldout.txt`` with the config's settings, and scored with :func:`score`. Training 611 +
+606 = 1217 CPU-s (708 + 618 s wall). Best validation loss 0.02 at epoch 40 (the exported model).
+Held-out: chunked mAP 0.766, MR1 1.58, P@10 0.268; first chunk (the engine's embedding) mAP
+0.777, MR1 1.47, P@10 0.268; mean of chunks mAP 0.756, MR1 1.43, P@10 0.260 (P@10 is at most
+0.30: 3 other versions per work). At 20 epochs: chunked 0.491, first chunk 0.511, mean of chunks
+0.509. Held-out mAP (chunked) per epoch: 0.14 0.17 0.16 0.18 0.19 0.22 0.26 0.29 0.26 0.31 |
+0.29 0.31 0.33 0.33 0.37 0.37 0.37 0.39 0.43 0.49 | 0.48 0.51 0.56 0.63 0.58 0.63 0.63 0.70 0.71
+0.72 | 0.72 0.77 0.79 0.76 0.79 0.78 0.76 0.74 0.76 0.77; validation loss 4.72 at epoch 1, 0.88 at
+20, 0.13 at 30, 0.02 from 37. Target 0.90 not reached: the curve levels off at ~0.77 from epoch
+32 while the validation loss (training works) goes on falling to 0.02.
 
-Pilots (each: configs/covers_cpu.yaml with the changes named):
-- 61 works (9 held out), songscope's ``roll_pitch`` ``method: uniform`` with ``shift_num: 6``
-  (prob 0.8: every transposition) and ``time_stretch`` (prob 0.7, range [0.8, 1.25]: the
-  versions' tempo range): held-out mAP per epoch 0.22 0.30 0.39 0.42 0.41 0.50 0.47 0.49 0.53
-  0.48 against 0.21 0.26 0.37 0.43 0.50 0.53 0.60 0.59 0.62 0.61 without them (the 30-epoch run
-  below): slower (it stopped at epoch 11 when the first 40 works' audio vanished).
-- The same two on the 105-work corpus of the measured run (20 epochs, 1680 steps, 611 CPU-s):
-  held-out chunked mAP 0.491, MR1 3.00, P@10 0.207; first chunk 0.511; mean of chunks 0.509
-  (without them at 20 epochs: 0.535, 0.571, 0.555). Per epoch 0.14 0.17 0.16 0.18 0.19 0.22 0.26
-  0.29 0.26 0.31 | 0.29 0.31 0.33 0.33 0.37 0.37 0.37 0.39 0.43 0.49: behind all the way, though
-  still rising fast at epoch 20 and with a lower validation loss (0.88 against 0.94).
+Same data and split without the two augmentations (CoverHunter's default roll: +-12 bins with
+probability 0.5; no time stretch): ``python benchmarks/covers_train.py --works 105 --jobs 2``
+with ``max_epochs: 20``, then again with 40 (resumed); training 650 + 509 = 1159 CPU-s (946 + 537
+s wall); best validation loss 0.37 at epoch 39. Held-out: chunked mAP 0.552, MR1 2.60, P@10
+0.238; first chunk mAP 0.666, MR1 1.67, P@10 0.257; mean of chunks mAP 0.654, MR1 1.95, P@10
+0.250; at 20 epochs 0.535 / 0.571 / 0.555, ahead of the augmented run then. Held-out mAP
+(chunked) per epoch: 0.15 0.17 0.18 0.19 0.22 0.25 0.32 0.39 0.36 0.42 | 0.42 0.43 0.47 0.47 0.49
+0.50 0.49 0.48 0.53 0.54 | 0.48 0.53 0.54 0.54 0.55 0.58 0.54 0.55 0.55 0.53 | 0.57 0.59 0.55 0.54
+0.57 0.58 0.59 0.57 0.55 0.52: it levels off at ~0.55 from epoch 25. The augmentations cost
+speed early and win late (presumably: with every chunk transposed and re-timed, the training
+works cannot be told apart by key and tempo).
+The mean of chunks beat the first chunk in the 61-work run below (0.715 against 0.681) but in
+neither 105-work run (0.756 / 0.777, 0.654 / 0.666), so the engine keeps CoverHunterMPS's
+first-chunk embedding. (Works 0-39 of the earlier corpus, 44.1 kHz renders resampled to 16 kHz,
+were deleted with their worktree; these runs rendered them again at 16 kHz with
+``_render_work``, as the script does.)
+
+Pilot: 61 works (9 held out), the two augmentations: held-out mAP per epoch 0.22 0.30 0.39 0.42
+0.41 0.50 0.47 0.49 0.53 0.48 against 0.21 0.26 0.37 0.43 0.50 0.53 0.60 0.59 0.62 0.61 without
+them (the 30-epoch run below): slower early, as on 105 works (it stopped at epoch 11 when the
+first 40 works' audio vanished).
 Earlier run (61 works x 4 versions x 3 speeds, 9 held out, 30 epochs = 1440 steps, 2409 s wall,
 ~0.34 CPU-s a step): chunked mAP 0.679, MR1 1.36, P@10 0.261; first chunk mAP 0.681, MR1 1.64;
 mean of chunks mAP 0.715, MR1 1.39; it levelled off at ~0.7 from epoch 13.
