@@ -16,7 +16,7 @@ from scipy.ndimage import maximum_filter1d, percentile_filter, uniform_filter1d
 
 from ..audio.features import ANALYSIS_SR, N_FFT, Features
 
-__all__ = ["audible_frames", "beat_activation", "onset_strength"]
+__all__ = ["audible_frames", "beat_activation", "onset_strength", "strongest_onset_near"]
 
 _EPS = 1e-4
 
@@ -42,6 +42,23 @@ def onset_strength(features: Features) -> np.ndarray:
     hz = 440.0 * 2 ** ((features.band_midi - 69) / 12.0)
     groups = [hz < 200.0, (hz >= 200.0) & (hz < 2000.0), hz >= 2000.0]
     return np.stack([diff[:, g].sum(axis=1) for g in groups], axis=1)
+
+
+def strongest_onset_near(onset: np.ndarray, times: np.ndarray, fps: float, reach_s: float) -> np.ndarray:
+    """The strongest ``onset`` within ``reach_s`` seconds of each of ``times``.
+
+    Args:
+        onset: (T,) non-negative onset strength at ``fps`` (e.g. a band of :func:`onset_strength`).
+        times: seconds, any shape; each is read at its nearest frame, clipped to the recording.
+        fps: frames per second. reach_s: half-width of the window (at least one frame).
+
+    Returns:
+        float64 array of the shape of ``times``, in the units of ``onset``.
+    """
+    reach = max(1, int(round(reach_s * fps)))
+    strongest = maximum_filter1d(np.asarray(onset, dtype=float), 2 * reach + 1, mode="constant", cval=0.0)
+    frames = np.round(np.asarray(times, dtype=float) * fps).astype(np.int64)
+    return strongest[np.clip(frames, 0, len(strongest) - 1)]
 
 
 def audible_frames(features: Features, range_db: float = 50.0) -> np.ndarray:

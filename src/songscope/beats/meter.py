@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .activations import strongest_onset_near
+
 __all__ = ["COMPOUND_MARGIN", "MIN_INTERVALS", "beat_subdivision", "sub_beat_strengths"]
 
 #: third-points over half-point (medians) above which a beat counts as compound
@@ -39,16 +41,9 @@ def sub_beat_strengths(onset: np.ndarray, beats: np.ndarray, fps: float) -> tupl
     beats = np.asarray(beats, dtype=float)
     if len(beats) < 2:
         return 0.0, 0.0
-    reach = max(1, int(round(_REACH_S * fps)))
-    padded = np.pad(np.asarray(onset, dtype=float), reach)
-    windows = np.lib.stride_tricks.sliding_window_view(padded, 2 * reach + 1).max(axis=1)
-
-    def at(fraction: float) -> np.ndarray:
-        frames = np.round((beats[:-1] + fraction * np.diff(beats)) * fps).astype(np.int64)
-        return windows[np.clip(frames, 0, len(windows) - 1)]
-
-    third = np.minimum(at(1.0 / 3.0), at(2.0 / 3.0))
-    return float(np.median(at(0.5))), float(np.median(third))
+    points = beats[:-1] + np.array([0.5, 1.0 / 3.0, 2.0 / 3.0])[:, None] * np.diff(beats)
+    half, one_third, two_thirds = strongest_onset_near(onset, points, fps, _REACH_S)
+    return float(np.median(half)), float(np.median(np.minimum(one_third, two_thirds)))
 
 
 def beat_subdivision(onset: np.ndarray, beats: np.ndarray, fps: float) -> int:

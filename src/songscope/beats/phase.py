@@ -11,7 +11,8 @@ recording exceeds the beats' by the factor :data:`OFFBEAT_RATIO`), the beats are
 from __future__ import annotations
 
 import numpy as np
-from scipy.ndimage import maximum_filter1d
+
+from .activations import strongest_onset_near
 
 __all__ = ["OFFBEAT_RATIO", "half_beat_ratio", "offbeat_mask"]
 
@@ -32,13 +33,8 @@ def half_beat_ratio(low_flux: np.ndarray, beats: np.ndarray, fps: float) -> floa
     beats = np.asarray(beats, dtype=float)
     if len(beats) < 2:
         return 1.0
-    strongest = maximum_filter1d(np.asarray(low_flux, dtype=float), 2 * max(1, int(round(_REACH_S * fps))) + 1)
-
-    def at(times: np.ndarray) -> np.ndarray:
-        return strongest[np.clip(np.round(times * fps).astype(np.int64), 0, len(strongest) - 1)]
-
-    on = at(beats[:-1]).mean()
-    off = at(0.5 * (beats[:-1] + beats[1:])).mean()
+    on, off = strongest_onset_near(low_flux, np.stack([beats[:-1], 0.5 * (beats[:-1] + beats[1:])]), fps, _REACH_S)
+    on, off = on.mean(), off.mean()
     return float(off / on) if on > 0 else 1.0
 
 
