@@ -46,7 +46,7 @@ from scipy.signal import find_peaks
 from ..audio.features import Features, band_chroma
 from ..conventions import HARMONIX_LABELS
 from ..result import Segment
-from .labelling import decode_labels
+from .labelling import count_runs, decode_labels
 
 __all__ = ["StructureEstimate", "segment_classic", "silence_bounds"]
 
@@ -227,8 +227,7 @@ def _harmony_match(features: Features, downbeats: np.ndarray, grid: np.ndarray, 
     bars = np.r_[bars, end]
     bass = _bass_bars(features, bars)
     lines = [bass[(bars[:-1] >= a - 0.25 * bar) & (bars[:-1] < b - 0.25 * bar)] for a, b in zip(cuts[:-1], cuts[1:])]
-    run_starts = np.r_[True, groups[1:] != groups[:-1]]
-    once = {g for g in groups.tolist() if np.sum(run_starts & (groups == g)) == 1}
+    once = {g for g in groups.tolist() if count_runs(groups, np.array([g])) == 1}
     return np.array([groups[i] in once and any(groups[j] != groups[i] and _same_harmony(lines[i], lines[j])
                                                for j in range(len(groups))) for i in range(len(groups))])
 

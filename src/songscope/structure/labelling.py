@@ -43,7 +43,8 @@ import numpy as np
 
 from .priors import MUSICAL_LABELS, OCCURRENCE_CLASSES, LabelPriors, load_priors
 
-__all__ = ["DETECTION", "EDGE_PENALTY", "ENERGY_SIGN", "HARMONY_BONUS", "decode_labels", "label_evidence"]
+__all__ = ["DETECTION", "EDGE_PENALTY", "ENERGY_SIGN", "HARMONY_BONUS", "count_runs", "decode_labels",
+           "label_evidence"]
 
 #: Direction of the weak energy cue per label (louder than the median favours +1 labels).
 ENERGY_SIGN = {"chorus": 1.0, "intro": -1.0, "outro": -1.0, "break": -1.0}
@@ -61,8 +62,9 @@ EDGE_PENALTY = -2.0
 _K = len(MUSICAL_LABELS)
 
 
-def _runs(groups: np.ndarray, members: np.ndarray) -> int:
-    """Number of maximal runs of consecutive segments whose group is in ``members``."""
+def count_runs(groups: np.ndarray, members: np.ndarray) -> int:
+    """Number of maximal runs of consecutive segments whose group (``groups``: (m,) group index
+    per segment, in time order) is in ``members``."""
     inside = np.isin(groups, members)
     return int(inside[0]) + int(np.sum(inside[1:] & ~inside[:-1])) if len(inside) else 0
 
@@ -85,7 +87,7 @@ def label_evidence(groups: np.ndarray, starts: np.ndarray, ends: np.ndarray, lou
     x = np.log(lengths / np.median(lengths))[:, None]
     duration = -0.5 * ((x - priors.duration_mean) / priors.duration_std) ** 2 - np.log(priors.duration_std)
     edges_only = {g for g in groups.tolist() if set(np.flatnonzero(groups == g).tolist()) <= {0, len(groups) - 1}}
-    repeated = np.array([_runs(groups, np.array([g])) > 1 and g not in edges_only for g in groups])[:, None]
+    repeated = np.array([count_runs(groups, np.array([g])) > 1 and g not in edges_only for g in groups])[:, None]
     observed = priors.recurs * DETECTION[0] + (1 - priors.recurs) * DETECTION[1]
     repetition = np.where(repeated, np.log(observed), np.log1p(-observed))
     z = np.clip((loudness - np.median(loudness)) / 6.0, -2.0, 2.0)[:, None]
@@ -136,9 +138,10 @@ def decode_labels(groups: np.ndarray, starts: np.ndarray, ends: np.ndarray, loud
         return ["verse"]
     starts, ends, loudness = (np.asarray(x, dtype=float) for x in (starts, ends, loudness))
     match = np.zeros(m, dtype=bool) if harmony_match is None else np.asarray(harmony_match, dtype=bool)
-    first = np.flatnonzero(np.r_[True, groups[1:] != groups[:-1]])
+    run_start = np.r_[True, groups[1:] != groups[:-1]]
+    first = np.flatnonzero(run_start)
     if len(first) < m:  # a part repeated back to back is one section: decode the runs, then expand
-        run = np.cumsum(np.r_[True, groups[1:] != groups[:-1]]) - 1
+        run = np.cumsum(run_start) - 1
         lengths = np.maximum(ends - starts, 1e-9)
         run_loudness = np.bincount(run, lengths * loudness) / np.bincount(run, lengths)
         labels = decode_labels(groups[first], starts[first], ends[np.r_[first[1:] - 1, m - 1]], run_loudness,
@@ -147,7 +150,8 @@ def decode_labels(groups: np.ndarray, starts: np.ndarray, ends: np.ndarray, loud
     priors = priors or load_priors()
     evidence = label_evidence(groups, starts, ends, loudness, match, priors, energy_weight)
     interior = set(groups[1:-1].tolist())
-    recurring = [g for g in dict.fromkeys(groups.tolist()) if _runs(groups, np.array([g])) > 1 and g in interior]
+    recurring = [g for g in dict.fromkeys(groups.tolist())
+                 if count_runs(groups, np.array([g])) > 1 and g in interior]
     size = {g: float(np.sum((ends - starts)[groups == g])) for g in recurring}
     tied = sorted(recurring, key=lambda g: -size[g])[:max_tied]
     assignments = np.array(list(itertools.product(range(_K), repeat=len(tied))), dtype=np.int64)
@@ -167,7 +171,7 @@ def decode_labels(groups: np.ndarray, starts: np.ndarray, ends: np.ndarray, loud
 def _occurrence_scores(groups: np.ndarray, tied: list, assignments: np.ndarray, priors: LabelPriors) -> np.ndarray:
     """(A,) sum over labels of log P(number of runs | label) of each assignment of labels to the
     ``tied`` groups (runs counted over all segments of the groups given that label)."""
-    subsets = np.array([_runs(groups, np.array([g for j, g in enumerate(tied) if mask >> j & 1]))
+    subsets = np.array([count_runs(groups, np.array([g for j, g in enumerate(tied) if mask >> j & 1]))
                         for mask in range(2 ** len(tied))])
     weights = 1 << np.arange(len(tied))
     out = np.zeros(len(assignments))
