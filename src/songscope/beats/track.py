@@ -13,7 +13,7 @@ from .activations import audible_frames, beat_activation, onset_strength
 from .bars import choose_meter, downbeat_cue, downbeat_densities, downbeat_probability
 from .dbn import DBNConfig, DecodedPath, TempoPrior, decode_beats, decode_downbeats
 from .meter import beat_subdivision
-from .phase import OFFBEAT_RATIO, half_beat_ratio, offbeat_mask
+from .phase import OFFBEAT_RATIO, half_beat_ratio, minority_phase, offbeat_mask
 from .rhythm import BEAT_CONFIDENCE_THRESHOLD, rhythm_confidence
 from .tempo import bpm_from_beats, comb_tempo_prior
 
@@ -29,6 +29,10 @@ _TEMPO_MARGIN = 1.2
 #: cost (nats) of a one-frame change of the beat interval in the second pass: its tempo-change
 #: penalty is this times the dominant beat interval in frames (see :func:`_second_pass_range`)
 FRAME_STEP_COST = 20.0
+#: times the bars are decoded again with a minority beat phase ruled out (each can uncover one more)
+PHASE_ROUNDS = 3
+#: a round is kept only if it loses fewer beats than this fraction of the ruled-out stretch's
+_KEEP_BEATS = 0.2
 
 
 def dbn_with_settings(base: DBNConfig, settings: Mapping[str, Any]) -> DBNConfig:
@@ -94,7 +98,12 @@ def track_beats(features: Features, config: DBNConfig = CLASSIC_DBN) -> BeatResu
     :data:`~songscope.beats.phase.OFFBEAT_RATIO`: the loudest onsets, hi-hats or an offbeat
     snare, had pulled the beats half a beat off), the decoded phase is ruled out
     (:func:`~songscope.beats.phase.offbeat_mask`) and the bars are decoded once more around the
-    half-beats. A recording whose rhythm confidence
+    half-beats. One beat phase holds for the whole recording: where the decoded beats slip half a
+    beat for a stretch (a syncopated intro, a section with offbeat accents), the beats on the
+    phase held the shorter time (:func:`~songscope.beats.phase.minority_phase`) are ruled out
+    and the bars decoded again, up to :data:`PHASE_ROUNDS` times (ruling one stretch out can move
+    the decoder's slip to another; a round that would leave the stretch without beats, because
+    nothing plays on the other phase, is not kept). A recording whose rhythm confidence
     (:func:`~songscope.beats.rhythm.rhythm_confidence`) is below
     :data:`~songscope.beats.rhythm.BEAT_CONFIDENCE_THRESHOLD` gets no beats, meter 0 and no tempo.
 
@@ -118,6 +127,16 @@ def track_beats(features: Features, config: DBNConfig = CLASSIC_DBN) -> BeatResu
         beat = beat * offbeat_mask(decoded[:, 0], features.fps, len(beat))
         half = 0.5 * (decoded[:-1, 0] + decoded[1:, 0])
         decoded, path, prob = _decode_bars(features, flux, beat, half, second, prior, subdivision)
+    for _ in range(PHASE_ROUNDS):
+        minority = minority_phase(decoded[:, 0]) if len(decoded) > 2 else np.zeros(0, dtype=bool)
+        if not minority.any():
+            break
+        interval = float(np.median(np.diff(decoded[:, 0])))
+        masked = beat * offbeat_mask(decoded[minority, 0], features.fps, len(beat), interval=interval)
+        again = _decode_bars(features, flux, masked, decoded[:, 0], second, prior, subdivision)
+        if len(again[0]) < len(decoded) - _KEEP_BEATS * minority.sum():
+            break  # nothing on the other phase to hold on to: the stretch would lose its beats
+        beat, (decoded, path, prob) = masked, again
     joint = np.stack([beat * (1.0 - prob), beat * prob], axis=1)
     beats = decoded[:, 0] if len(decoded) else np.empty(0)
     positions = decoded[:, 1].astype(int) if len(decoded) else np.empty(0, dtype=int)
