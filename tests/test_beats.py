@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from songscope.audio import load_mono
 from songscope.audio.features import compute_features, num_frames
 from songscope.beats import beat_activation, bpm_from_beats, tempo_from_activation, track_beats
+from songscope.beats.dbn import decode_beats
+from songscope.beats.track import CLASSIC_DBN, _second_pass_range
 
 from .conftest import BEATS_DIR, SR, need
 
@@ -67,3 +71,19 @@ def test_waltz_is_decoded_in_three():
     track = track_beats(compute_features(mono, SR))
     assert track.beats_per_bar == 3
     assert mir_eval.beat.f_measure(ref[ref[:, 1] == 1, 0], track.downbeats) >= 0.8
+
+
+def test_a_tempo_at_the_bound_of_the_range_is_held():
+    # 55 BPM (a beat every 109.1 frames) is the classic range's lowest tempo: its longest interval
+    # state is 109 frames, and a decoder without 110 to alternate with drifts and pulls beats off
+    # onto the compound beat's eighths (main's second pass: 10 % of the beats more than 30 ms off)
+    rng = np.random.default_rng(0)
+    period = 60.0 / 55.0
+    times = 0.5 + period * np.arange(90)
+    activation = np.full(int(times[-1] * 100) + 100, 0.02)
+    for fraction, level in ((1 / 3, 0.6), (2 / 3, 0.6), (0.0, 0.9)):  # 6/8: three eighths a beat
+        activation[np.round((times + fraction * period) * 100 + rng.integers(-1, 2, len(times))).astype(int)] = level
+    config = replace(_second_pass_range(times, CLASSIC_DBN), beats_per_bar=(1,))
+    beats = decode_beats(activation, config)
+    assert len(beats) == len(times)
+    assert np.all(np.min(np.abs(beats[:, None] - times[None]), axis=1) < 0.03)
