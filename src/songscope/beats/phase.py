@@ -93,24 +93,25 @@ def phase_slips(beats: np.ndarray) -> np.ndarray:
         (S,) int indices into ``beats``, ascending; empty for fewer than 2 windows' worth.
     """
     b = np.asarray(beats, dtype=float)
+    splits = np.arange(SLIP_WINDOW, len(b) - SLIP_GAP - SLIP_WINDOW + 1)
+    if not len(splits):
+        return np.zeros(0, dtype=np.int64)
+    windows = np.lib.stride_tricks.sliding_window_view(b, SLIP_WINDOW)
+    before, after = windows[splits - SLIP_WINDOW], windows[splits + SLIP_GAP]  # (S, W) each
+    k = np.arange(SLIP_WINDOW) - 0.5 * (SLIP_WINDOW - 1)  # beat index within a window, centred
+    period = (before @ k + after @ k) / (2.0 * k @ k)  # (S,) one least-squares period for both
+    phase_before, phase_after = before - period[:, None] * k, after - period[:, None] * k
+    steady = np.maximum(phase_before.std(axis=1), phase_after.std(axis=1)) <= _STEADY * period
+    # phase of the after window relative to the before window's grid, in beats, modulo whole beats
+    diff = (phase_after.mean(axis=1) - phase_before.mean(axis=1)) / period - (SLIP_WINDOW + SLIP_GAP)
+    diff = np.abs(diff - np.round(diff))
     found: list[tuple[int, float]] = []
-    for split in range(SLIP_WINDOW, len(b) - SLIP_GAP - SLIP_WINDOW + 1):
-        before = np.arange(split - SLIP_WINDOW, split)
-        after = before + SLIP_WINDOW + SLIP_GAP
-        kb, ka = before - before.mean(), after - after.mean()
-        period = (kb @ b[before] + ka @ b[after]) / (kb @ kb + ka @ ka)
-        phase_before, phase_after = b[before] - period * before, b[after] - period * after
-        if max(phase_before.std(), phase_after.std()) > _STEADY * period:
-            continue
-        diff = (phase_after.mean() - phase_before.mean()) / period
-        diff = abs(diff - np.round(diff))
-        if diff < _SLIP_PHASE:
-            continue
+    for split, size in zip(splits[steady & (diff >= _SLIP_PHASE)], diff[steady & (diff >= _SLIP_PHASE)]):
         if found and split - found[-1][0] <= SLIP_GAP + SLIP_WINDOW:
-            if diff > found[-1][1]:
-                found[-1] = (split, diff)
+            if size > found[-1][1]:
+                found[-1] = (int(split), float(size))
         else:
-            found.append((split, diff))
+            found.append((int(split), float(size)))
     return np.array([split + SLIP_GAP // 2 for split, _ in found], dtype=np.int64)
 
 

@@ -73,16 +73,20 @@ def _second_pass_range(beats: np.ndarray, config: DBNConfig) -> DBNConfig:
     so that a one-frame change at the dominant interval costs :data:`FRAME_STEP_COST`. Madmom's
     100 lets a loud section whose onsets fall between the beats pull the beats half a beat off
     through a brief tempo change; a much stiffer penalty would forbid what a steady tempo between
-    two integer intervals needs (alternating between them). The interval range reaches one frame
-    beyond either bound for the same reason: a tempo right at a bound (55 BPM is 109.1 frames at
-    100 fps, the bound's longest interval 109) needs the next interval now and then, and without
-    it the decoder drifts and slips a beat."""
+    two integer intervals needs (alternating between them). Where the narrowed range meets a bound
+    of ``config``'s, it reaches one frame beyond it for the same reason: a tempo right at a bound
+    (55 BPM is 109.1 frames at 100 fps, the bound's longest interval 109) needs the next interval
+    now and then, and without it the decoder drifts and slips a beat."""
     bpm = _dominant_bpm(beats)
-    min_bpm = max(config.min_bpm, bpm / _TEMPO_MARGIN)
-    max_bpm = max(min(config.max_bpm, bpm * _TEMPO_MARGIN), min_bpm * 1.05)
-    frames = 60.0 * config.fps  # one beat per second's interval, in frames
+    frames = 60.0 * config.fps  # the interval of 1 BPM, in frames
+    min_bpm = bpm / _TEMPO_MARGIN
+    if min_bpm <= config.min_bpm:  # the dominant tempo is near the range's slow end
+        min_bpm = frames / (frames / config.min_bpm + 1.0)
+    max_bpm = bpm * _TEMPO_MARGIN
+    if max_bpm >= config.max_bpm:
+        max_bpm = frames / (frames / config.max_bpm - 1.0)
     stiff = FRAME_STEP_COST * frames / bpm
-    return replace(config, min_bpm=frames / (frames / min_bpm + 1.0), max_bpm=frames / (frames / max_bpm - 1.0),
+    return replace(config, min_bpm=min_bpm, max_bpm=max(max_bpm, min_bpm * 1.05),
                    transition_lambda=max(config.transition_lambda, stiff))
 
 
