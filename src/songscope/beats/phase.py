@@ -81,9 +81,9 @@ def phase_slips(beats: np.ndarray) -> np.ndarray:
     For every split of the sequence, the :data:`SLIP_WINDOW` beats before a gap of
     :data:`SLIP_GAP` beats and the :data:`SLIP_WINDOW` beats after it are fitted with one beat
     period (least squares) and a phase each; both windows must be steady (residual spread within
-    2.5 % of a beat). When the two phases differ by about half a beat (0.35 or more, modulo whole beats)
-    the grid has slipped; of a run of such splits the one with the largest difference counts,
-    placed in the middle of its gap. A tempo that drifts a whole beat away and back, or a beat
+    2.5 % of a beat). When the two phases differ by about half a beat (0.35 or more, modulo whole
+    beats) the grid has slipped; of a run of such splits the one with the largest difference
+    counts, placed in the middle of its gap. A tempo that drifts a whole beat away and back, or a beat
     dropped or added, is no slip.
 
     Args:
