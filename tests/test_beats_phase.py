@@ -108,7 +108,8 @@ def _intro_then_rock(riff_on_beats: float) -> tuple[Song, int]:
                   + [Hit(float(t), kind, vel) for i, t in enumerate(times[body:])
                      for kind, vel, on in (("kick", 1.0, (0, 2)), ("snare", 0.8, (1, 3)), ("hat", 0.4, (0, 1, 2, 3)))
                      if i % 4 in on])
-    song.parts = {"bass": [Note(float(t + b * period), 0.4 * period, 36, 0.6 * v) for t in times[:body:4] for b, v in riff]
+    song.parts = {"bass": [Note(float(t + b * period), 0.4 * period, 36, 0.6 * v)
+                           for t in times[:body:4] for b, v in riff]
                   + [Note(float(t), 0.4 * period, 36, 0.6) for t in times[body:]]}
     return song, body
 
