@@ -126,8 +126,11 @@ def minority_phase(beats: np.ndarray) -> np.ndarray:
         beats: (N,) beat times in seconds, ascending.
     """
     b = np.asarray(beats, dtype=float)
+    slips = phase_slips(b)
     side = np.zeros(len(b), dtype=np.int64)
-    for index in phase_slips(b):
+    if not len(slips):
+        return side.astype(bool)
+    for index in slips:
         side[index:] ^= 1
     seconds = np.r_[np.diff(b), 0.0]
     held = int(seconds[side == 1].sum() > seconds[side == 0].sum())

@@ -136,7 +136,7 @@ def track_beats(features: Features, config: DBNConfig = CLASSIC_DBN) -> BeatResu
         half = 0.5 * (decoded[:-1, 0] + decoded[1:, 0])
         decoded, path, prob = _decode_bars(features, flux, beat, half, second, prior, subdivision)
     for _ in range(PHASE_ROUNDS):
-        minority = minority_phase(decoded[:, 0]) if len(decoded) > 2 else np.zeros(0, dtype=bool)
+        minority = minority_phase(decoded[:, 0])
         if not minority.any():
             break
         interval = float(np.median(np.diff(decoded[:, 0])))
