@@ -21,7 +21,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from scipy.fft import dct, rfft
 
 __all__ = ["ANALYSIS_SR", "FPS", "Features", "band_chroma", "compute_features", "num_frames",
-           "semitone_filterbank", "mel_filterbank"]
+           "pitch_class_fold", "semitone_filterbank", "mel_filterbank"]
 
 ANALYSIS_SR = 22050
 FPS = 100.0
@@ -100,8 +100,9 @@ class Features:
         return len(self.rms_db)
 
 
-def _chroma_matrix(midi: np.ndarray, lo: float = 80.0, hi: float = 5000.0) -> np.ndarray:
-    """(B, 12) folding of bands with centre in [lo, hi] Hz onto pitch classes (C = 0)."""
+def pitch_class_fold(midi: np.ndarray, lo: float = 80.0, hi: float = 5000.0) -> np.ndarray:
+    """(B, 12) float32 0/1 folding of the bands (``midi``: (B,) band centres as MIDI numbers) with
+    centre in [lo, hi] Hz onto pitch classes (C = 0): ``values @ fold`` sums each class's bands."""
     hz = 440.0 * 2 ** ((midi - 69) / 12.0)
     fold = np.zeros((len(midi), 12), dtype=np.float32)
     keep = (hz >= lo) & (hz <= hi)
@@ -113,7 +114,7 @@ def band_chroma(features: Features, lo: float, hi: float) -> np.ndarray:
     """(T, 12) pitch-class energy of the semitone bands with centre in [lo, hi] Hz (class 0 = C),
     from ``features.log_bands``: e.g. ``lo=30, hi=165`` follows the bass line."""
     magnitude = np.power(10.0, features.log_bands, dtype=np.float32) - 1.0
-    return (magnitude ** 2) @ _chroma_matrix(features.band_midi, lo, hi)
+    return (magnitude ** 2) @ pitch_class_fold(features.band_midi, lo, hi)
 
 
 def compute_features(mono: np.ndarray, sample_rate: int = ANALYSIS_SR, fps: float = FPS) -> Features:
@@ -127,7 +128,7 @@ def compute_features(mono: np.ndarray, sample_rate: int = ANALYSIS_SR, fps: floa
     total = num_frames(len(mono), sample_rate, fps)
     bands, midi = semitone_filterbank(sample_rate, N_FFT)
     mel = mel_filterbank(sample_rate, N_FFT)
-    fold = _chroma_matrix(midi)
+    fold = pitch_class_fold(midi)
     window = np.hanning(N_FFT + 1)[:-1].astype(np.float32)
     half = N_FFT // 2
     padded = np.pad(np.asarray(mono, dtype=np.float32), (half, half + N_FFT))

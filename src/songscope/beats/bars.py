@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.special import expit
 
-from ..audio.features import Features
+from ..audio.features import Features, pitch_class_fold
 
 __all__ = ["beat_synchronous", "choose_meter", "downbeat_cue", "downbeat_densities", "downbeat_probability",
            "lag_similarity"]
@@ -66,11 +66,8 @@ def _robust_z(x: np.ndarray) -> np.ndarray:
 
 
 def _pitch_classes(features: Features, max_hz: float) -> np.ndarray:
-    """(T, 12) band magnitudes below ``max_hz`` folded onto pitch classes (C = 0)."""
-    keep = np.nonzero(440.0 * 2 ** ((features.band_midi - 69) / 12.0) < max_hz)[0]
-    fold = np.zeros((len(features.band_midi), 12))
-    fold[keep, np.round(features.band_midi[keep]).astype(int) % 12] = 1.0
-    return features.log_bands @ fold
+    """(T, 12) float64 log band magnitudes at or below ``max_hz`` folded onto pitch classes (C = 0)."""
+    return features.log_bands @ pitch_class_fold(features.band_midi, 0.0, max_hz).astype(np.float64)
 
 
 def downbeat_cue(features: Features, low_flux: np.ndarray, frames: np.ndarray) -> np.ndarray:
